@@ -1,0 +1,52 @@
+"""What goes into the assistant and what comes out: no channel specifics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    payload: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"text": self.text, "payload": self.payload}
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+
+    def flat_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": [b.to_json() for b in self.flat_buttons()]}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the citizen did: typed `text` or pressed a button (`button`)."""
+
+    user_id: int
+    text: str | None = None
+    button: str | None = None
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply]
+    lang: str
+    intent: str | None = None
+    confidence: float = 0.0
+    degraded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "replies": [r.to_json() for r in self.replies],
+            "lang": self.lang,
+            "intent": self.intent,
+        }

@@ -1,0 +1,175 @@
+"""Light classifiers trained from the same NLU data as the Rasa model.
+
+Two small scikit-learn models live here:
+
+* the language detector (kk / ru), which reads the text *before* folding so
+  that Kazakh letters count as evidence, and the folded text so that Latin
+  and letterless Kazakh are still recognised;
+* the degraded-mode intent classifier, which answers when the Rasa server
+  does not. It is a linear model on character n-grams of the folded text:
+  far weaker on rare phrasings than DIET, but it trains in about a second
+  and needs no server.
+
+Both are trained on first use and cached on disk next to the Rasa model,
+keyed by a hash of the training data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from nlu.normalize import clean, fold
+from nlu.trainingdata import TRAIN_DIR, NluData, read
+
+log = logging.getLogger(__name__)
+
+KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+KAZAKH_LATIN_LETTERS = frozenset("áǵńóúıÁǴŃÓÚ")
+_STRIP_KK = str.maketrans(
+    {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+)
+CACHE_VERSION = 2
+
+
+def _lang_view(text: str) -> str:
+    """What the language model reads: lower-case text with its own letters,
+    a separator, then the folded form."""
+    return clean(text).lower() + " | " + fold(text)
+
+
+@dataclass
+class LightModels:
+    language: Pipeline
+    intent: Pipeline
+    data_hash: str
+
+    # -- language ---------------------------------------------------------
+    def detect_language(self, text: str) -> tuple[str, float]:
+        """Return ("kk" | "ru", confidence in 0..1)."""
+        cleaned = clean(text)
+        if not any(ch.isalpha() for ch in cleaned):
+            return "ru", 0.0
+        probs = self.language.predict_proba([_lang_view(cleaned)])[0]
+        classes = list(self.language.classes_)
+        kk = float(probs[classes.index("kk")])
+        # Kazakh's own letters are near-certain evidence, except for the
+        # abbreviation ХҚО that Russian speakers use too.
+        own = sum(ch in KAZAKH_LETTERS for ch in cleaned.replace("ХҚО", "").replace("хқо", ""))
+        own += sum(ch in KAZAKH_LATIN_LETTERS for ch in cleaned)
+        if own >= 2:
+            kk = max(kk, 0.9)
+        if kk >= 0.5:
+            return "kk", kk
+        return "ru", 1.0 - kk
+
+    # -- intents ----------------------------------------------------------
+    def rank_intents(self, folded_text: str, top: int = 10) -> list[tuple[str, float]]:
+        probs = self.intent.predict_proba([folded_text])[0]
+        order = np.argsort(probs)[::-1][:top]
+        classes = self.intent.classes_
+        return [(str(classes[i]), float(probs[i])) for i in order]
+
+
+def _char_word_features() -> FeatureUnion:
+    return FeatureUnion(
+        [
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1
+                ),
+            ),
+            (
+                "words",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    token_pattern=r"(?u)\b\w+\b",
+                ),
+            ),
+        ]
+    )
+
+
+def data_hash(data_dir: Path = TRAIN_DIR) -> str:
+    h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    for f in sorted(data_dir.rglob("*.yml")):
+        h.update(str(f.relative_to(data_dir)).encode())
+        h.update(f.read_bytes())
+    h.update((Path(__file__).parent / "normalize.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def train(data: NluData, digest: str = "") -> LightModels:
+    texts = [e.text for e in data.examples]
+    intents = [e.intent for e in data.examples]
+
+    intent_model = Pipeline(
+        [
+            ("features", _char_word_features()),
+            ("clf", LogisticRegression(C=20.0, max_iter=2000)),
+        ]
+    )
+    intent_model.fit([fold(t) for t in texts], intents)
+
+    lang_texts: list[str] = []
+    lang_labels: list[str] = []
+    for e in data.examples:
+        if e.lang not in ("kk", "ru"):
+            continue
+        lang_texts.append(_lang_view(e.text))
+        lang_labels.append(e.lang)
+        if e.lang == "kk" and any(ch in KAZAKH_LETTERS for ch in e.text):
+            # The same sentence typed without Kazakh letters.
+            lang_texts.append(_lang_view(e.text.lower().translate(_STRIP_KK)))
+            lang_labels.append("kk")
+    lang_model = Pipeline(
+        [
+            (
+                "features",
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+            ),
+            ("clf", LogisticRegression(C=10.0, max_iter=2000)),
+        ]
+    )
+    lang_model.fit(lang_texts, lang_labels)
+    return LightModels(language=lang_model, intent=intent_model, data_hash=digest)
+
+
+_cache: dict[str, LightModels] = {}
+
+
+def load_or_train(data_dir: Path = TRAIN_DIR, cache_dir: Path | None = None) -> LightModels:
+    """The light models for the current training data (memory, disk, or train)."""
+    digest = data_hash(data_dir)
+    if digest in _cache:
+        return _cache[digest]
+    cache_file = (cache_dir / f"light-{digest}.pkl") if cache_dir else None
+    models: LightModels | None = None
+    if cache_file and cache_file.exists():
+        try:
+            with cache_file.open("rb") as fh:
+                models = pickle.load(fh)  # noqa: S301 - our own file, written below
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            log.warning("light model cache unreadable, retraining: %s", exc)
+            models = None
+    if models is None:
+        models = train(read([data_dir]), digest)
+        if cache_file:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(models, fh)
+            tmp.replace(cache_file)
+    _cache[digest] = models
+    return models
