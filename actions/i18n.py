@@ -15,8 +15,11 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 class Translator:
     def __init__(self, directory: Path = LOCALES_DIR) -> None:
         loader = FluentResourceLoader(str(directory / "{locale}"))
+        # Every .ftl file of a language is one resource: main.ftl for the
+        # assistant, others for front ends (bot.ftl, ...).
+        resources = sorted(p.name for p in (directory / "kk").glob("*.ftl"))
         self._l10n = {
-            lang: FluentLocalization([lang], ["main.ftl"], loader, use_isolating=False)
+            lang: FluentLocalization([lang], resources, loader, use_isolating=False)
             for lang in LANGS
         }
 
