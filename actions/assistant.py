@@ -64,6 +64,9 @@ ACTION_TOPICS = {
     "check_status": "check_status",
     "submit_application": "ask_where_to_apply",
 }
+# Without a service named, these are answered for every service at once
+# (short answers, and the citizen asking them rarely has one in mind).
+ANSWER_ALL_SERVICES = frozenset({"ask_legal_basis", "ask_fee", "ask_refusal", "ask_contacts"})
 SERVICES = ("duplicate", "grant", "social_support")
 CHANNELS = ("provider", "psc", "portal")
 CONFIDENCE_THRESHOLD = 0.45
@@ -161,7 +164,9 @@ class Assistant:
         conv = await self.states.load(user_id)
         conv.lang = lang
         await self.states.save(user_id, conv)
-        return Outcome([Reply(self.t(lang, "lang-switched")), self.menu(lang)], lang, "switch_language")
+        return Outcome(
+            [Reply(self.t(lang, "lang-switched")), self.menu(lang)], lang, "switch_language"
+        )
 
     def menu(self, lang: str) -> Reply:
         t = self.t
@@ -169,10 +174,22 @@ class Assistant:
             t(lang, "menu-title"),
             [
                 [Button(t(lang, "btn-duplicate"), "svc:duplicate")],
-                [Button(t(lang, "btn-grant"), "svc:grant"), Button(t(lang, "btn-social"), "svc:social_support")],
-                [Button(t(lang, "btn-documents"), "ask:ask_documents"), Button(t(lang, "btn-schedule"), "ask:ask_schedule")],
-                [Button(t(lang, "btn-deadlines"), "ask:ask_processing_time"), Button(t(lang, "btn-book"), "ask:book_queue")],
-                [Button(t(lang, "btn-status"), "ask:check_status"), Button(t(lang, "btn-operator"), "op")],
+                [
+                    Button(t(lang, "btn-grant"), "svc:grant"),
+                    Button(t(lang, "btn-social"), "svc:social_support"),
+                ],
+                [
+                    Button(t(lang, "btn-documents"), "ask:ask_documents"),
+                    Button(t(lang, "btn-schedule"), "ask:ask_schedule"),
+                ],
+                [
+                    Button(t(lang, "btn-deadlines"), "ask:ask_processing_time"),
+                    Button(t(lang, "btn-book"), "ask:book_queue"),
+                ],
+                [
+                    Button(t(lang, "btn-status"), "ask:check_status"),
+                    Button(t(lang, "btn-operator"), "op"),
+                ],
                 [Button(t(lang, "btn-language"), "lang:" + ("ru" if lang == "kk" else "kk"))],
             ],
         )
@@ -267,9 +284,7 @@ class Assistant:
         return "ru" if current == "kk" else "kk"
 
     # -- routing --------------------------------------------------------------
-    def _route(
-        self, turn: Turn, intent: str, service: str | None, channel: str | None
-    ) -> Outcome:
+    def _route(self, turn: Turn, intent: str, service: str | None, channel: str | None) -> Outcome:
         lang, conv = turn.lang, turn.conv
         t = self.t
         if intent == "greet":
@@ -290,7 +305,9 @@ class Assistant:
             return self._operator(turn)
         if intent in ACTION_INTENTS:
             outcome = self._answer(turn, ACTION_TOPICS[intent], service, channel)
-            outcome.replies[0].text = t(lang, ACTION_INTENTS[intent]) + "\n" + outcome.replies[0].text
+            outcome.replies[0].text = (
+                t(lang, ACTION_INTENTS[intent]) + "\n" + outcome.replies[0].text
+            )
             outcome.intent = intent
             return outcome
         if intent in KNOWLEDGE_INTENTS:
@@ -307,16 +324,34 @@ class Assistant:
         )
 
     # -- knowledge answers ----------------------------------------------------
-    def _answer(
-        self, turn: Turn, intent: str, service: str | None, channel: str | None
-    ) -> Outcome:
+    def _answer(self, turn: Turn, intent: str, service: str | None, channel: str | None) -> Outcome:
         lang, conv = turn.lang, turn.conv
         services = self.kb.services_for(intent)
+        if service is None and channel is not None:
+            # ЦОН serves duplicates only: a channel can settle the service.
+            by_channel = {s for s in services if channel in self.kb.channels_for(intent, s)}
+            if conv.last_service in by_channel:
+                service = conv.last_service
+            elif len(by_channel) == 1:
+                service = next(iter(by_channel))
         if service is None and conv.last_service in services:
             service = conv.last_service
         if service is not None and service not in services and services:
             # The question does not apply to that service: answer for the ones it does.
             service = None
+        if service is None and len(services) > 1 and intent in ANSWER_ALL_SERVICES:
+            entries = self.kb.find(intent, None, channel)
+            conv.last_intent, conv.last_channel, conv.pending_intent = intent, channel, None
+            return Outcome(
+                [
+                    Reply(
+                        self._render(entries, lang),
+                        self._answer_buttons(lang, intent, None, channel),
+                    )
+                ],
+                lang,
+                intent,
+            )
         if service is None and len(services) > 1:
             if {"grant", "social_support"} >= services or self._same_entry(intent, services):
                 service = sorted(services)[0]
@@ -328,7 +363,9 @@ class Assistant:
             service = next(iter(services))
         entries = self.kb.find(intent, service, channel)
         if not entries:
-            return Outcome([Reply(self.t(lang, "out-of-scope"), self.menu(lang).buttons)], lang, intent)
+            return Outcome(
+                [Reply(self.t(lang, "out-of-scope"), self.menu(lang).buttons)], lang, intent
+            )
         conv.last_intent = intent
         conv.last_service = service
         conv.last_channel = channel
@@ -337,7 +374,9 @@ class Assistant:
         extra = self._calendar_lines(turn, intent, service, channel)
         if extra:
             text += "\n\n" + extra
-        return Outcome([Reply(text, self._answer_buttons(lang, intent, service, channel))], lang, intent)
+        return Outcome(
+            [Reply(text, self._answer_buttons(lang, intent, service, channel))], lang, intent
+        )
 
     def _same_entry(self, intent: str, services: set[str]) -> bool:
         ids = {tuple(e.id for e in self.kb.find(intent, s)) for s in services}
@@ -374,24 +413,34 @@ class Assistant:
             "ask_pickup" if service == "duplicate" else "ask_application_period",
         ]
         rows = [
-            [Button(self.t(lang, f"topic-{a}"), f"ask:{a}:{service}"),
-             Button(self.t(lang, f"topic-{b}"), f"ask:{b}:{service}")]
+            [
+                Button(self.t(lang, f"topic-{a}"), f"ask:{a}:{service}"),
+                Button(self.t(lang, f"topic-{b}"), f"ask:{b}:{service}"),
+            ]
             for a, b in zip(topics[::2], topics[1::2], strict=True)
         ]
         rows.append([Button(self.t(lang, "btn-menu"), "menu")])
-        return Reply(self.t(lang, f"service-{service}").capitalize() + ". " + self.t(lang, "also-ask"), rows)
+        return Reply(
+            self.t(lang, f"service-{service}").capitalize() + ". " + self.t(lang, "also-ask"), rows
+        )
 
     def _answer_buttons(
         self, lang: str, intent: str, service: str | None, channel: str | None
     ) -> list[list[Button]]:
         rows: list[list[Button]] = []
         if service:
-            other = [c for c in CHANNELS if c in self.kb.channels_for(intent, service) and c != channel]
+            other = [
+                c for c in CHANNELS if c in self.kb.channels_for(intent, service) and c != channel
+            ]
             if other:
                 rows.append([Button(self.t(lang, f"channel-{c}"), f"ch:{c}") for c in other])
-        related = [i for i in ("ask_documents", "ask_processing_time", "ask_schedule") if i != intent]
+        related = [
+            i for i in ("ask_documents", "ask_processing_time", "ask_schedule") if i != intent
+        ]
         rows.append([Button(self.t(lang, f"topic-{i}"), f"ask:{i}") for i in related[:2]])
-        rows.append([Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")])
+        rows.append(
+            [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
+        )
         return rows
 
     # -- calendar lines -------------------------------------------------------
@@ -422,7 +471,9 @@ class Assistant:
         return ""
 
     def _schedule_now(self, lang: str, service: str, channel: str | None, now: datetime) -> str:
-        channels = [channel] if channel else [c for c in CHANNELS if (service, c) in _SCHEDULE_PLACES]
+        channels = (
+            [channel] if channel else [c for c in CHANNELS if (service, c) in _SCHEDULE_PLACES]
+        )
         lines = []
         for ch in channels:
             place = _SCHEDULE_PLACES.get((service, ch))
@@ -434,7 +485,9 @@ class Assistant:
             st = self.calendar.status_at(place, now, lang=lang)
             name = self.t(lang, f"channel-{ch}")
             if st.open and st.closes_at:
-                lines.append(self.t(lang, "open-now", place=name, until=st.closes_at.strftime("%H:%M")))
+                lines.append(
+                    self.t(lang, "open-now", place=name, until=st.closes_at.strftime("%H:%M"))
+                )
             elif st.next_open:
                 reason = self.t(lang, f"reason-{st.reason}", holiday=st.holiday or "")
                 nxt = f"{_fmt(st.next_open.date())} {st.next_open.strftime('%H:%M')}"
@@ -496,7 +549,12 @@ class Assistant:
                 [
                     Reply(
                         self.t(lang, "not-understood-again"),
-                        [[Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]],
+                        [
+                            [
+                                Button(self.t(lang, "btn-operator"), "op"),
+                                Button(self.t(lang, "btn-menu"), "menu"),
+                            ]
+                        ],
                     )
                 ],
                 lang,
@@ -510,7 +568,9 @@ class Assistant:
             if len(suggestions) == 3:
                 break
         rows = [[Button(self.t(lang, f"topic-{s}"), f"ask:{s}")] for s in suggestions]
-        rows.append([Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")])
+        rows.append(
+            [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
+        )
         return Outcome([Reply(self.t(lang, "not-understood"), rows)], lang, FALLBACK_INTENT)
 
 

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(
-        level=logging.WARNING if args.cmd == "chat" or not settings.bot_token else settings.log_level,
+        level=logging.WARNING
+        if args.cmd == "chat" or not settings.bot_token
+        else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

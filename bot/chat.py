@@ -9,6 +9,7 @@ from typing import Any
 
 from actions.assistant import Assistant
 from actions.events import Event, Outcome
+from actions.i18n import default_translator
 
 TERMINAL_USER = 1
 
@@ -35,7 +36,7 @@ def _show(outcome: Outcome) -> list[str]:
 
 
 async def run_interactive(assistant: Assistant) -> None:
-    _print("Терминал чаты / Терминальный чат. Жазыңыз / пишите; /start, цифра = кнопка, /quit — шығу/выход.")
+    _print(default_translator()("kk", "chat-banner"))
     payloads = _show(await assistant.start(TERMINAL_USER))
     while True:
         sys.stdout.write("\n> ")

@@ -35,10 +35,10 @@ def training_hash() -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     digest = training_hash()
-    if not args.force and MODEL_PATH.exists() and STAMP.exists():
-        if STAMP.read_text().strip() == digest:
-            print("NLU model is up to date (config.yml and data/nlu unchanged)")  # noqa: T201
-            return 0
+    fresh = MODEL_PATH.exists() and STAMP.exists() and STAMP.read_text().strip() == digest
+    if fresh and not args.force:
+        print("NLU model is up to date (config.yml and data/nlu unchanged)")  # noqa: T201
+        return 0
     n = write_folded(TRAIN_DIR, BUILD_DIR)
     print(f"training on {n} examples from {TRAIN_DIR}", file=sys.stderr)  # noqa: T201
     started = time.monotonic()

@@ -18,7 +18,9 @@ TRAIN_DIR = REPO / "data" / "nlu"
 TEST_DIR = REPO / "data" / "nlu-test"
 
 # [text](entity) | [text](entity:value) | [text]{"entity": ..., "value": ...}
-_ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]\n]+)\](?:\((?P<short>[^)\n]+)\)|(?P<json>\{[^}\n]+\}))")
+_ANNOTATION_RE = re.compile(
+    r"\[(?P<text>[^\]\n]+)\](?:\((?P<short>[^)\n]+)\)|(?P<json>\{[^}\n]+\}))"
+)
 
 
 @dataclass(frozen=True)
@@ -176,16 +178,12 @@ def write_folded(source: Path, target: Path) -> int:
                         seen.append(x)
                 count += len(seen) if "intent" in block else 0
                 key = "intent" if "intent" in block else "synonym"
-                blocks.append(
-                    {key: block[key], "examples": "".join(f"- {x}\n" for x in seen)}
-                )
+                blocks.append({key: block[key], "examples": "".join(f"- {x}\n" for x in seen)})
             else:
                 blocks.append(block)
         name = "-".join(f.relative_to(source).with_suffix("").parts) + ".yml"
         (target / name).write_text(
-            yaml.safe_dump(
-                {"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False
-            ),
+            yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
     return count

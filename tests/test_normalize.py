@@ -15,7 +15,8 @@ from nlu.trainingdata import fold_annotated, parse_annotated
         ("kandai kuzhattar kerek?", "кандаи кужаттар керек?"),
         # 2021 alphabet letters
         ("Diplomnyń telnusqasyn alý úshin", "дипломнын телнускасын алу ушин"),
-        ("ǵımarat", "гимарат"), ("Qazaqstan Respýblıkasy", "казакстан республикасы"),
+        ("ǵımarat", "гимарат"),
+        ("Qazaqstan Respýblıkasy", "казакстан республикасы"),
         # Russian in Latin letters
         ("kakie dokumenty nuzhny", "какие документы нужны"),
         ("gde zabrat dublikat", "где забрат дубликат"),
@@ -56,7 +57,9 @@ def test_annotations_survive_folding() -> None:
 
 
 def test_short_annotation_forms() -> None:
-    text, ents = parse_annotated("мой иин [870412300415](iin), заявка [DUP-2026-00042](application_number)")
+    text, ents = parse_annotated(
+        "мой иин [870412300415](iin), заявка [DUP-2026-00042](application_number)"
+    )
     assert text == "мой иин 870412300415, заявка DUP-2026-00042"
     assert [(e.entity, e.value) for e in ents] == [
         ("iin", "870412300415"),
