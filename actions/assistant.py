@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from actions.dates import find_date
 from actions.events import Button, Event, Outcome, Reply
+from actions.flows import Flow, FlowContext
 from actions.i18n import LANGS, Translator, default_translator
 from actions.state import Conversation, MemoryStateStore, StateStore
 from knowledge.base import Entry, KnowledgeBase
@@ -73,6 +74,8 @@ CONFIDENCE_THRESHOLD = 0.45
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
 _FOLLOWUP_RE = re.compile(r"^(а|ал|и|а если|а для|а в|а как|ну а)\b|\b(ше|ше\?|шы|ли)\s*\??$")
+# "When" words: a question about when results come is about the term.
+_WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 _SCHEDULE_PLACES = {
     ("duplicate", "provider"): "duplicate.provider",
     ("duplicate", "psc"): "duplicate.psc",
@@ -123,6 +126,7 @@ class Assistant:
         users: UserDirectory | None = None,
         translator: Translator | None = None,
         clock: Callable[[], datetime] | None = None,
+        flows: Sequence[Flow] = (),
     ) -> None:
         self.nlu = nlu
         self.kb = kb
@@ -131,6 +135,20 @@ class Assistant:
         self.users = users or MemoryUserDirectory()
         self.t = translator or default_translator()
         self.clock = clock or calendar.now
+        self.flows = {f.name: f for f in flows}
+        self._flow_by_intent = {i: f for f in flows for i in f.intents}
+
+    def context(self, turn: Turn) -> FlowContext:
+        return FlowContext(
+            turn.event.user_id,
+            turn.lang,
+            turn.conv,
+            self.t,
+            self.kb,
+            self.calendar,
+            self.clock,
+            turn.parsed,
+        )
 
     # -- entry point --------------------------------------------------------
     async def handle(self, event: Event) -> Outcome:
@@ -198,11 +216,16 @@ class Assistant:
     async def _on_button(self, turn: Turn, payload: str) -> Outcome:
         verb, _, arg = payload.partition(":")
         conv, lang = turn.conv, turn.lang
+        if verb in self.flows:
+            return await self.flows[verb].on_button(self.context(turn), payload)
         if verb == "lang" and arg in LANGS:
             return await self.set_language(turn.event.user_id, arg)
         if verb == "menu":
             return Outcome([self.menu(lang)], lang, "help")
         if verb == "op":
+            flow = self._flow_by_intent.get("request_operator")
+            if flow is not None:
+                return await flow.on_intent(self.context(turn), "request_operator")
             return self._operator(turn)
         if verb == "svc" and arg in SERVICES:
             conv.last_service = arg
@@ -216,6 +239,11 @@ class Assistant:
             return self._answer(turn, conv.last_intent, conv.last_service, arg)
         if verb == "ask":
             intent, _, service = arg.partition(":")
+            flow = self._flow_by_intent.get(intent)
+            if flow is not None:
+                if service in SERVICES:
+                    conv.last_service = service
+                return await flow.on_intent(self.context(turn), intent)
             if intent in KNOWLEDGE_INTENTS or intent in ACTION_INTENTS:
                 conv.misses = 0
                 return self._route(turn, intent, service or conv.last_service, None)
@@ -228,6 +256,11 @@ class Assistant:
     # -- text -----------------------------------------------------------------
     async def _on_text(self, turn: Turn, text: str, preferred: str | None) -> Outcome:
         conv = turn.conv
+        active = self.flows.get(conv.flow or "")
+        if active is not None:
+            handled = await active.on_text(self.context(turn), text)
+            if handled is not None:
+                return handled
         parsed = await self.nlu.parse(text)
         turn.parsed = parsed
         if parsed.language_confidence >= LANG_CONFIDENCE or not (conv.lang or preferred):
@@ -239,6 +272,8 @@ class Assistant:
         service = parsed.entity("service")
         channel = parsed.entity("channel")
         intent = parsed.intent
+        if intent == "ask_result" and _WHEN_RE.search(parsed.normalized):
+            intent = "ask_processing_time"
         confident = intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
 
         # A follow-up that only changes the service or channel of the last question.
@@ -256,6 +291,9 @@ class Assistant:
         if intent == "switch_language":
             target = self._language_named(parsed.text, lang)
             return self._with(parsed, await self.set_language(turn.event.user_id, target))
+        flow = self._flow_by_intent.get(intent)
+        if flow is not None:
+            return self._with(parsed, await flow.on_intent(self.context(turn), intent))
         return self._with(parsed, self._route(turn, intent, service, channel))
 
     @staticmethod
@@ -536,6 +574,7 @@ class Assistant:
             results=_fmt(self.calendar.grant_results_by(today.year)),
             next_start=_fmt(nstart),
             next_end=_fmt(nend),
+            next_results=_fmt(self.calendar.grant_results_by(today.year + 1)),
         )
 
     # -- misunderstanding -----------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from nlu.normalize import fold
+from nlu.normalize import clean, fold
 
 _MONTHS: tuple[tuple[str, int], ...] = (
     # Russian (genitive and nominative stems, folded)
@@ -92,12 +92,12 @@ def _safe(y: int, m: int, d: int) -> date | None:
 def find_date(text: str, today: date) -> date | None:
     """The first date mentioned in `text`, or None. Without a year, the
     nearest such date not more than ~6 months in the past."""
-    folded = fold(text)
-    m = _NUMERIC_RE.search(folded)
+    m = _NUMERIC_RE.search(clean(text))
     if m:
         d = _safe(_year(m.group(3), today), int(m.group(2)), int(m.group(1)))
         if d:
             return d if m.group(3) else _nearest(d, today)
+    folded = fold(text)
     for m2 in _DAY_MONTH_RE.finditer(folded):
         word = m2.group(2)
         for stem, month in _MONTHS:

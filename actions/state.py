@@ -23,6 +23,8 @@ class Conversation:
     last_channel: str | None = None
     pending_intent: str | None = None
     misses: int = 0
+    flow: str | None = None
+    flow_data: dict[str, Any] = field(default_factory=dict)
     updated: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

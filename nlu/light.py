@@ -37,7 +37,7 @@ KAZAKH_LATIN_LETTERS = frozenset("áǵńóúıÁǴŃÓÚ")
 _STRIP_KK = str.maketrans(
     {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
 )
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 def _lang_view(text: str) -> str:
@@ -51,6 +51,24 @@ class LightModels:
     language: Pipeline
     intent: Pipeline
     data_hash: str
+    trigrams: frozenset[str] = frozenset()
+
+    def familiarity(self, folded_text: str) -> float:
+        """Share of the message's letter trigrams seen in training (0..1).
+
+        Keyboard mashing ("фывфыв ячсмить") scores about 0.35, real
+        questions, typos included, 0.75 and up: a classifier's confidence
+        on text like the former means nothing.
+        """
+        padded = f" {folded_text} "
+        grams = [
+            padded[i : i + 3]
+            for i in range(len(padded) - 2)
+            if any(ch.isalpha() for ch in padded[i : i + 3])
+        ]
+        if not grams or not self.trigrams:
+            return 1.0
+        return sum(g in self.trigrams for g in grams) / len(grams)
 
     # -- language ---------------------------------------------------------
     def detect_language(self, text: str) -> tuple[str, float]:
@@ -156,7 +174,13 @@ def train(data: NluData, digest: str = "") -> LightModels:
         ]
     )
     lang_model.fit(lang_texts, lang_labels)
-    return LightModels(language=lang_model, intent=intent_model, data_hash=digest)
+    trigrams: set[str] = set()
+    for t in texts:
+        padded = f" {fold(t)} "
+        trigrams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return LightModels(
+        language=lang_model, intent=intent_model, data_hash=digest, trigrams=frozenset(trigrams)
+    )
 
 
 _cache: dict[str, LightModels] = {}

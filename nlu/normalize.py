@@ -108,6 +108,9 @@ _INVISIBLE_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00a
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A hyphen between letters joins a Kazakh case ending to a name: ЦОН-ға.
 _LETTER_HYPHEN_RE = re.compile(r"(?<=[^\W\d_])[-‐‑–](?=[^\W\d_])")
+# A date says "a date", not "some numbers" (phone numbers, IINs): the model
+# should not learn which digits ask for contacts.
+_DATE_RE = re.compile(r"(?<!\d)\d{1,2}[./]\d{1,2}(?:[./]\d{2,4})?(?!\d)")
 _REPEATS_RE = re.compile(r"([^\W\d_])\1{2,}")
 _SPACES_RE = re.compile(r"\s+")
 
@@ -155,6 +158,7 @@ def fold(text: str) -> str:
     text = clean(text).lower()
     text = text.translate(_FOLD)
     text = _LETTER_HYPHEN_RE.sub(" ", text)
+    text = _DATE_RE.sub(" дата ", text)
     text = _REPEATS_RE.sub(r"\1\1", text)  # "приииивет" -> "приивет"
     text = _TOKEN_RE.sub(lambda m: _fold_token(m.group(0)), text)
     return _SPACES_RE.sub(" ", text).strip()

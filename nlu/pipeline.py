@@ -20,6 +20,8 @@ from nlu.trainingdata import TRAIN_DIR
 log = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
+# Below this share of familiar letter trigrams a message is treated as noise.
+MIN_FAMILIARITY = 0.6
 
 
 @dataclass
@@ -145,6 +147,11 @@ class NLU:
             intent, confidence = ranked[0]
             found = ents.merge([], cleaned)
             degraded, source = True, "fallback"
+
+        if self.light.familiarity(normalized) < MIN_FAMILIARITY:
+            # Keyboard mashing gets confident-looking guesses from any
+            # classifier; keep the ranking for suggestions, drop the intent.
+            intent, confidence = FALLBACK_INTENT, 0.0
 
         self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
         if len(self.stats.latencies_ms) > 10_000:

@@ -153,7 +153,7 @@ async def start_server(
         raise FileNotFoundError(f"no NLU model at {model}: run `make train`")
     parts = urlsplit(url)
     port = parts.port or 5005
-    token = token or os.environ.get("NLU_TOKEN") or secrets.token_urlsafe(24)
+    token = token or os.environ.get("NLU_TOKEN") or secrets.token_hex(24)
     log_path = log_path or (REPO / "var" / f"rasa-{port}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -177,8 +177,8 @@ async def start_server(
         "127.0.0.1",
         "--port",
         str(port),
-        "--auth-token",
-        token,
+        # "=" form: a token may start with "-"
+        f"--auth-token={token}",
         "--quiet",
     ]
     log.info("starting Rasa server on 127.0.0.1:%s (log: %s)", port, log_path)
