@@ -152,6 +152,7 @@ class Assistant:
 
     # -- entry point --------------------------------------------------------
     async def handle(self, event: Event) -> Outcome:
+        self.kb.refresh()
         conv = await self.states.load(event.user_id)
         preferred = await self.users.get_language(event.user_id)
         lang = conv.lang or preferred or "kk"

@@ -8,7 +8,9 @@ channel. Nothing is read at import time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHANNELS",
@@ -279,6 +283,8 @@ class KnowledgeBase:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.form = form
         self._by_id = {entry.id: entry for entry in self.entries}
+        self._source: tuple[Path, dict[str, float]] | None = None
+        self._checked = 0.0
 
     # -- loading -------------------------------------------------------------
 
@@ -317,7 +323,36 @@ class KnowledgeBase:
                                 )
                             general[(intent, service)] = entry.id
                 entries.append(entry)
-        return cls(act, standards, entries, form)
+        kb = cls(act, standards, entries, form)
+        kb._source = (directory, _mtimes(directory))
+        return kb
+
+    def refresh(self, min_interval: float = 2.0) -> bool:
+        """Reload in place when a file under the knowledge directory changed.
+
+        Operators edit the YAML files while the bot runs; the next question
+        gets the new text. A broken edit is refused (logged) and the last
+        good knowledge stays in use. Checks at most every `min_interval` s.
+        """
+        source = self._source
+        now = time.monotonic()
+        if source is None or now - self._checked < min_interval:
+            return False
+        self._checked = now
+        directory, known = source
+        current = _mtimes(directory)
+        if current == known:
+            return False
+        try:
+            fresh = type(self).load(directory)
+        except (KnowledgeError, OSError) as exc:
+            log.error("knowledge base not reloaded, keeping the previous one: %s", exc)
+            self._source = (directory, current)
+            return False
+        self.act, self._standards, self.entries = fresh.act, fresh._standards, fresh.entries
+        self.form, self._by_id, self._source = fresh.form, fresh._by_id, fresh._source
+        log.info("knowledge base reloaded: %d entries", len(self.entries))
+        return True
 
     # -- lookups -------------------------------------------------------------
 
@@ -384,6 +419,10 @@ class KnowledgeBase:
     @property
     def standards(self) -> Mapping[str, Mapping[str, str]]:
         return self._standards
+
+
+def _mtimes(directory: Path) -> dict[str, float]:
+    return {p.name: p.stat().st_mtime for p in sorted(directory.glob("*.yml"))}
 
 
 def default_directory() -> Path:
