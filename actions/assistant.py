@@ -306,8 +306,8 @@ class Assistant:
         return outcome
 
     def _is_followup(self, parsed: ParseResult, confident: bool) -> bool:
-        words = parsed.normalized.split()
-        if len(words) > 6:
+        words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
+        if len(words) > 7:
             return False
         if not confident or parsed.intent not in KNOWLEDGE_INTENTS:
             return True

@@ -143,3 +143,10 @@ async def test_forged_button_changes_nothing(citizen: Citizen) -> None:
     assert o.replies and o.lang == "ru"
     again = await citizen.says("а через ЦОН?")
     assert "расписк" in text_of(again)
+
+
+async def test_follow_up_with_a_channel_and_a_date(citizen: Citizen) -> None:
+    await citizen.says("сколько дней делается дубликат?")
+    o = await citizen.says("а если подам в ЦОН 10.12.2026?")
+    assert o.intent == "ask_processing_time"
+    assert "09.01.2027" in text_of(o)
