@@ -273,9 +273,13 @@ class Assistant:
         service = parsed.entity("service")
         channel = parsed.entity("channel")
         intent = parsed.intent
-        if intent == "ask_result" and _WHEN_RE.search(parsed.normalized):
-            intent = "ask_processing_time"
         confident = intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
+        top_two = [r["name"] for r in parsed.ranking[:2]]
+        if _WHEN_RE.search(parsed.normalized) and (
+            intent == "ask_result" or set(top_two) == {"ask_result", "ask_processing_time"}
+        ):
+            # "When will the results be?" asks for the term, not for what the result is.
+            intent, confident = "ask_processing_time", True
 
         # A follow-up that only changes the service or channel of the last question.
         if conv.last_intent and (service or channel) and self._is_followup(parsed, confident):
