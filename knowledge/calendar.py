@@ -134,6 +134,33 @@ def _month_day(value: str, year: int) -> date:
     return date(year, int(month), int(day))
 
 
+_RU_NAMES_PATH = Path(__file__).resolve().parents[1] / "data" / "holidays-ru.yml"
+_ru_names: dict[str, Any] | None = None
+_NAME_SUFFIX_RE = re.compile(r"^(.*?)\s*\((.*)\)$")
+
+
+def _russian_holiday_name(kk_name: str) -> str:
+    """The package's Kazakh holiday name in Russian (data/holidays-ru.yml)."""
+    global _ru_names
+    if _ru_names is None:
+        _ru_names = yaml.safe_load(_RU_NAMES_PATH.read_text(encoding="utf-8")) or {}
+    names: Mapping[str, str] = _ru_names.get("names") or {}
+    suffixes: Mapping[str, str] = _ru_names.get("suffixes") or {}
+    base, suffix = kk_name, ""
+    m = _NAME_SUFFIX_RE.match(kk_name)
+    if m:
+        base, suffix = m.group(1), m.group(2)
+    ru = names.get(base, base)
+    if suffix:
+        for pattern, replacement in suffixes.items():
+            translated, n = re.subn(f"^{pattern}$", replacement, suffix)
+            if n:
+                suffix = translated
+                break
+        ru += f" ({suffix})"
+    return ru
+
+
 class Calendar:
     """Calendar of the service places (see the module docstring for interpretations)."""
 
@@ -290,7 +317,11 @@ class Calendar:
         The package has no Russian names: ``"ru"`` gets the Kazakh name.
         """
         name = self._holiday_set(self._resolve_lang(lang)).get(d)
-        return None if name is None else str(name)
+        if name is None:
+            return None
+        if lang == "ru":
+            return _russian_holiday_name(str(name))
+        return str(name)
 
     def is_working_day(self, place: str, d: date) -> bool:
         """Working day of the place; for a portal, of its provider (next-working-day rule)."""
