@@ -10,7 +10,20 @@ PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: setup train run chat test lint eval bench clean
 
-setup: $(VENV)/.installed $(RASA_VENV)/.installed
+# A TTF with Kazakh and Cyrillic glyphs for the Appendix 1 PDF (Debian package).
+PDF_FONT_FILE := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+
+# Debian's Chromium for the agent console's browser test (Playwright drives it;
+# never `playwright install`, which downloads a browser).
+CHROMIUM := /usr/bin/chromium
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed $(PDF_FONT_FILE) $(CHROMIUM)
+
+$(CHROMIUM):
+	(apt-get update -q && apt-get install -y -q chromium) || echo "no chromium: the console's browser test is skipped outside CI"
+
+$(PDF_FONT_FILE):
+	apt-get install -y -q fonts-dejavu-core || echo "no DejaVu font: set PDF_FONT=/path/font.ttf for application PDFs"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $$(scripts/find-python.sh bot) -m venv $(VENV)

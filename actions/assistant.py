@@ -162,6 +162,10 @@ class Assistant:
         else:
             outcome = await self._on_text(turn, event.text or "", preferred)
         turn.conv.lang = outcome.lang
+        if event.text:
+            turn.conv.remember("c", event.text)
+        for reply in outcome.replies:
+            turn.conv.remember("b", reply.text)
         await self.states.save(event.user_id, turn.conv)
         return outcome
 
@@ -223,6 +227,15 @@ class Assistant:
             return await self.set_language(turn.event.user_id, arg)
         if verb == "menu":
             return Outcome([self.menu(lang)], lang, "help")
+        if verb == "cancel":
+            # /cancel leaves whatever activity is under way (a booking or an
+            # application form not yet confirmed, a hand-off) and shows the menu.
+            active = self.flows.get(conv.flow or "")
+            cancel = getattr(active, "cancel", None)
+            if cancel is not None:
+                await cancel(self.context(turn))
+            conv.flow, conv.flow_data, conv.pending_intent = None, {}, None
+            return Outcome([self.menu(lang)], lang, "cancel")
         if verb == "op":
             flow = self._flow_by_intent.get("request_operator")
             if flow is not None:
@@ -291,6 +304,12 @@ class Assistant:
             conv.pending_intent = None
 
         if not confident:
+            flow = self._flow_by_intent.get("request_operator")
+            if flow is not None and conv.misses >= 1:
+                # The second misunderstanding in a row: a person takes over.
+                conv.misses = 0
+                outcome = await flow.on_intent(self.context(turn), "request_operator")
+                return self._with(parsed, outcome)
             return self._with(parsed, self._not_understood(turn))
         conv.misses = 0
         if intent == "switch_language":

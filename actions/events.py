@@ -19,12 +19,20 @@ class Button:
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
+    # A file sent with this reply: (filename, content); the text is its caption.
+    document: tuple[str, bytes] | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "buttons": [b.to_json() for b in self.flat_buttons()]}
+        data: dict[str, Any] = {
+            "text": self.text,
+            "buttons": [b.to_json() for b in self.flat_buttons()],
+        }
+        if self.document is not None:
+            data["document"] = self.document[0]
+        return data
 
 
 @dataclass(frozen=True)

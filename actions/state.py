@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 STATE_TTL_SECONDS = 6 * 3600
+RECENT_KEPT = 10
+RECENT_CHARS = 500
 
 
 @dataclass
@@ -25,7 +27,13 @@ class Conversation:
     misses: int = 0
     flow: str | None = None
     flow_data: dict[str, Any] = field(default_factory=dict)
+    # The last messages, [who, text] with who "c" (citizen) or "b" (bot):
+    # what a person taking the conversation over reads first.
+    recent: list[list[str]] = field(default_factory=list)
     updated: float = field(default_factory=time.time)
+
+    def remember(self, who: str, text: str) -> None:
+        self.recent = [*self.recent, [who, text[:RECENT_CHARS]]][-RECENT_KEPT:]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

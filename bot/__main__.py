@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 
+from bot import staffcli
 from bot.app import build_app
 from bot.chat import run_interactive, run_jsonl
 from bot.settings import Settings
@@ -26,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd")
     chat = sub.add_parser("chat", help="terminal conversation with the assistant")
     chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out")
+    staffcli.add_arguments(sub.add_parser("staff", help="agent console accounts"))
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.cmd == "staff":
+        return staffcli.main(args, settings)
     logging.basicConfig(
         level=logging.WARNING
         if args.cmd == "chat" or not settings.bot_token

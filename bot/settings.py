@@ -22,4 +22,7 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook must be reachable
+    webhook_port: int = 8080
     log_level: str = "INFO"
+    console_port: int = 8088  # the agent console, when the bot polls (127.0.0.1)

@@ -6,7 +6,8 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,8 +22,9 @@ def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        return create_async_engine(url, connect_args={"timeout": 15})
-    return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
+    # hide_parameters: SQL errors must not carry names, IINs or phones into logs.
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -38,7 +40,29 @@ def load_all_models() -> None:
         importlib.import_module(f"storage.{info.name}")
 
 
+MIGRATIONS_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    if conn.dialect.name == "postgresql":
+        # Several workers may start at once on a new database: one migrates.
+        conn.execute(text("SELECT pg_advisory_xact_lock(1414654)"))
+    cfg = Config(str(MIGRATIONS_INI))
+    cfg.attributes["connection"] = conn
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables and tables & set(Base.metadata.tables):
+        # Made by create_all before migrations existed: bring it under them.
+        Base.metadata.create_all(conn)
+        command.stamp(cfg, "head")
+    else:
+        command.upgrade(cfg, "head")
+
+
 async def create_schema(engine: AsyncEngine) -> None:
+    """Bring the database to the current schema (Alembic migrations)."""
     load_all_models()
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(_upgrade)

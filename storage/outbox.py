@@ -223,4 +223,4 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
-    return {status: int(n) for status, n in rows.tuples()}
+    return {status: int(n) for status, n in rows}

@@ -1,0 +1,1 @@
+"""One router per feature; `bot.dispatcher` puts them together."""

@@ -1,0 +1,68 @@
+"""The conversation itself: typed questions and button presses go to the
+assistant; its replies come back as messages with inline keyboards."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, Message
+
+from actions.assistant import Assistant
+from actions.events import Event
+from actions.i18n import Translator
+from bot.dedupe import Claims
+from bot.middlewares.citizen import Citizen
+from bot.render import retire_keyboard, send_outcome, send_reply, send_text
+
+log = logging.getLogger(__name__)
+
+# A second press on the same keyboard within this time is a double tap.
+PRESS_WINDOW = 30.0
+
+
+async def on_unknown_command(
+    message: Message, bot: Bot, assistant: Assistant, translator: Translator, citizen: Citizen
+) -> None:
+    lang = await citizen.lang()
+    await send_text(bot, message.chat.id, translator(lang, "tg-unknown-command"))
+    await send_reply(bot, message.chat.id, assistant.menu(lang))
+
+
+async def on_text(message: Message, bot: Bot, assistant: Assistant, citizen: Citizen) -> None:
+    outcome = await assistant.handle(Event(citizen.id, text=message.text))
+    await send_outcome(bot, message.chat.id, outcome)
+
+
+async def on_button(
+    callback: CallbackQuery, bot: Bot, assistant: Assistant, claims: Claims, citizen: Citizen
+) -> None:
+    # Answer first: the citizen's button stops spinning whatever happens next.
+    try:
+        await callback.answer()
+    except TelegramBadRequest as exc:  # "query is too old" after a long outage
+        log.info("callback not answered: %s", exc.message)
+    message = callback.message
+    chat_id = message.chat.id if message is not None else citizen.id
+    if message is not None and not await claims.claim(
+        f"press:{chat_id}:{message.message_id}", PRESS_WINDOW
+    ):
+        return  # the same keyboard was pressed twice: the first press is handled
+    await retire_keyboard(callback)
+    outcome = await assistant.handle(Event(citizen.id, button=callback.data))
+    await send_outcome(bot, chat_id, outcome)
+
+
+async def on_empty_button(callback: CallbackQuery) -> None:
+    await callback.answer()
+
+
+def make_router() -> Router:
+    router = Router(name="dialogue")
+    # Commands are handled by earlier routers; a slash here is a typo or an old command.
+    router.message.register(on_unknown_command, F.text.startswith("/"))
+    router.message.register(on_text, F.text)
+    router.callback_query.register(on_button, F.data)
+    router.callback_query.register(on_empty_button)
+    return router

@@ -1,0 +1,1 @@
+"""Per-update machinery: ordering, de-duplication, the citizen, flood guard, DB session."""

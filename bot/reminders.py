@@ -1,0 +1,131 @@
+"""Booking reminders (the day before and an hour before, data/booking.yml),
+handed to the outbox, which the paced sender delivers.
+
+Every `interval` seconds the loop takes the reminders whose moment has come.
+For each, one transaction marks it sent, with a conditional UPDATE that
+only a pending reminder of an active booking passes, and enqueues its
+message under a unique outbox key. Two workers, or a restart in the middle,
+cannot send one twice: the second UPDATE changes no row. A cancelled or
+rescheduled booking's reminders were marked cancelled (and their unsent
+outbox rows removed) in the cancelling transaction, so none goes out. When
+the bot was down past several moments of one booking, only the latest
+reminder is sent; the visit having started, none is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.booking.config import Offices
+from actions.booking.texts import reminder_text
+from actions.events import Button
+from actions.i18n import Translator
+from bot.keyboards import buttons_to_json
+from storage import booking as bookings
+from storage import outbox
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class ReminderLoop:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        translator: Translator,
+        offices: Offices,
+        tz: tzinfo,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        interval: float = 30.0,
+        batch: int = 200,
+    ) -> None:
+        self.sessions = sessions
+        self.t = translator
+        self.offices = offices
+        self.tz = tz
+        self.clock = clock
+        self.interval = interval
+        self.batch = batch
+        self.queued = 0
+        self._stop = asyncio.Event()
+        self._full_batch = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(), name="booking-reminders")
+        return self._task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the loop outlives a database hiccup; next pass retries
+                log.exception("booking reminders: pass failed")
+            if self._full_batch:
+                continue  # more are due (many visits at one hour): no pause
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+
+    async def run_once(self) -> int:
+        """One pass; return how many reminders were put in the outbox."""
+        now = self.clock()
+        async with self.sessions() as session:
+            due = await bookings.due_reminders(session, now, self.batch)
+            # Of a booking's due reminders only the latest goes (asked of the
+            # database: the batch may hold the earlier ones only).
+            latest = await bookings.latest_due(session, list({b.id for _, b in due}), now)
+        self._full_batch = len(due) >= self.batch
+        queued = 0
+        for reminder, booking in due:
+            send = (
+                reminder.due_at >= latest.get(booking.id, reminder.due_at)
+                and booking.status == bookings.ACTIVE
+                and booking.starts_at > now
+            )
+            async with self.sessions() as session, session.begin():
+                if not send:
+                    await bookings.settle_reminder(
+                        session, reminder.id, bookings.REMINDER_SKIPPED, now
+                    )
+                    continue
+                if not await bookings.settle_reminder(
+                    session, reminder.id, bookings.REMINDER_SENT, now
+                ):
+                    continue  # another worker had it, or the booking was just cancelled
+                await outbox.enqueue(
+                    session,
+                    booking.user_id,
+                    reminder_text(self.t, booking, self.offices, self.tz),
+                    buttons=buttons_to_json(self._buttons(booking)),
+                    key=bookings.reminder_key(booking.id, reminder.minutes_before),
+                )
+            queued += 1
+            log.info("booking %s: reminder queued", booking.code)
+        self.queued += queued
+        return queued
+
+    def _buttons(self, booking: bookings.Booking) -> list[list[Button]]:
+        lang = booking.lang if booking.lang in ("kk", "ru") else "kk"
+        return [
+            [
+                Button(self.t(lang, "bk-btn-my"), "bk:my"),
+                Button(
+                    self.t(lang, "bk-btn-cancel-booking", code=booking.code),
+                    f"bk:cn:{booking.code}",
+                ),
+            ]
+        ]

@@ -1,0 +1,71 @@
+## The agent console (bot/console/): a web page for the 1414 phone agents.
+
+console-title = 1414 маманының консолі
+console-lang-kk = Қазақша
+console-lang-ru = Русский
+console-login-title = Мамандарға арналған кіру
+console-login = Логин
+console-password = Құпиясөз
+console-sign-in = Кіру
+console-login-failed = Логин немесе құпиясөз қате.
+console-login-throttled = Кіру әрекеттері тым көп. Бірнеше минуттан кейін қайталаңыз.
+console-login-expired = Кіру беті ескірді, қайталап көріңіз.
+console-signed-in-as = Сіз { $login } ретінде кірдіңіз
+console-logout = Шығу
+
+console-ask-title = Қоңырау шалушының сұрағы
+console-ask-hint = Азамат қалай сұраса, солай жазыңыз — қазақша немесе орысша.
+console-ask-lang = Жауап тілі
+console-ask-lang-auto = сұрақ тілінде
+console-ask-button = Жауап іздеу
+console-understood = Танылғаны: { $intent } · сенімділігі { $confidence } · сұрақ тілі: { $language }
+console-degraded = NLU жеңілдетілген режимде жұмыс істеп тұр: жауапты әсіресе мұқият тексеріңіз.
+console-no-suggestions = Білім қорында сәйкес жауап жоқ. Сұрақты нақтылаңыз немесе өтінішті аға маманға беріңіз.
+console-copy = Көшіру
+console-copied = Көшірілді
+console-score = сәйкестік { $score }
+console-answer-in = жауап тілі: { $language }
+
+console-handoffs-title = Telegram-дағы ашық өтініштер
+console-handoffs-empty = Ашық өтініш жоқ.
+console-handoff-col-id = №
+console-handoff-col-lang = Тілі
+console-handoff-col-opened = Ашылды
+console-handoff-col-topic = Сұрақ тақырыбы
+console-handoff-col-state = Күйі
+console-handoff-waiting = жауап күтуде
+console-handoff-answered = жауап берілді
+console-handoff-open-topic = тақырыпты ашу
+
+console-apps-title = Өтініштер
+console-apps-empty = Өтініш жоқ.
+console-apps-filter = Мәртебесі
+console-apps-all = барлығы
+console-apps-show = Көрсету
+console-app-col-number = Нөмірі
+console-app-col-service = Қызмет
+console-app-col-channel = Қайда берілді
+console-app-col-status = Мәртебесі
+console-app-col-due = Мерзімі
+console-app-col-updated = Өзгертілді
+console-app-col-action = Мәртебені өзгерту
+console-app-place = Беру орны
+console-app-reason = Бас тарту себебі
+console-app-apply = Қолдану
+console-app-final = соңғы мәртебе
+console-app-changed = Мәртебе өзгертілді; азаматқа хабарлама жіберіледі.
+console-status-received = қабылданды
+console-status-in_review = қаралуда
+console-status-ready = беруге дайын
+console-status-issued = берілді
+console-status-rejected = бас тартылды
+
+console-error-not-allowed = Мәртебені бұлай өзгертуге болмайды.
+console-error-place-required = Беру орнын көрсетіңіз.
+console-error-reason-required = Бас тарту себебін көрсетіңіз.
+console-error-concurrent = Мәртебені жаңа ғана басқа маман өзгертті; бетті жаңартыңыз.
+console-error-unknown-status = Белгісіз мәртебе.
+console-error-not-found = Өтініш табылмады.
+console-error-empty = Сұрақты жазыңыз.
+console-error-generic = Әрекет орындалмады. Бетті жаңартып, қайталап көріңіз.
+console-error-session = Сеанс аяқталды; қайта кіріңіз.

@@ -1,0 +1,71 @@
+## The agent console (bot/console/): a web page for the 1414 phone agents.
+
+console-title = Консоль специалиста 1414
+console-lang-kk = Қазақша
+console-lang-ru = Русский
+console-login-title = Вход для специалистов
+console-login = Логин
+console-password = Пароль
+console-sign-in = Войти
+console-login-failed = Неверный логин или пароль.
+console-login-throttled = Слишком много попыток входа. Попробуйте через несколько минут.
+console-login-expired = Страница входа устарела, попробуйте ещё раз.
+console-signed-in-as = Вы вошли как { $login }
+console-logout = Выйти
+
+console-ask-title = Вопрос звонящего
+console-ask-hint = Введите вопрос так, как его задал гражданин, — на казахском или русском.
+console-ask-lang = Язык ответа
+console-ask-lang-auto = как в вопросе
+console-ask-button = Подобрать ответы
+console-understood = Распознано: { $intent } · уверенность { $confidence } · язык вопроса: { $language }
+console-degraded = NLU работает в упрощённом режиме: проверьте ответ особенно внимательно.
+console-no-suggestions = В базе знаний нет подходящего ответа. Уточните вопрос или передайте обращение старшему специалисту.
+console-copy = Копировать
+console-copied = Скопировано
+console-score = совпадение { $score }
+console-answer-in = ответ на языке: { $language }
+
+console-handoffs-title = Открытые обращения в Telegram
+console-handoffs-empty = Открытых обращений нет.
+console-handoff-col-id = №
+console-handoff-col-lang = Язык
+console-handoff-col-opened = Открыто
+console-handoff-col-topic = Тема вопроса
+console-handoff-col-state = Состояние
+console-handoff-waiting = ждёт ответа
+console-handoff-answered = ответ дан
+console-handoff-open-topic = открыть тему
+
+console-apps-title = Заявления
+console-apps-empty = Заявлений нет.
+console-apps-filter = Статус
+console-apps-all = все
+console-apps-show = Показать
+console-app-col-number = Номер
+console-app-col-service = Услуга
+console-app-col-channel = Куда подано
+console-app-col-status = Статус
+console-app-col-due = Срок
+console-app-col-updated = Изменено
+console-app-col-action = Изменить статус
+console-app-place = Место выдачи
+console-app-reason = Причина отказа
+console-app-apply = Применить
+console-app-final = окончательный статус
+console-app-changed = Статус изменён; гражданин получит уведомление.
+console-status-received = принято
+console-status-in_review = на рассмотрении
+console-status-ready = готово к выдаче
+console-status-issued = выдано
+console-status-rejected = отказано
+
+console-error-not-allowed = Такой переход статуса невозможен.
+console-error-place-required = Укажите место выдачи.
+console-error-reason-required = Укажите причину отказа.
+console-error-concurrent = Статус только что изменил другой специалист; обновите страницу.
+console-error-unknown-status = Неизвестный статус.
+console-error-not-found = Заявление не найдено.
+console-error-empty = Введите вопрос.
+console-error-generic = Не удалось выполнить действие. Обновите страницу и попробуйте ещё раз.
+console-error-session = Сеанс истёк; войдите снова.
