@@ -20,6 +20,7 @@ from actions.i18n import LANGS, Translator, default_translator
 from actions.state import Conversation, MemoryStateStore, StateStore
 from knowledge.base import Entry, KnowledgeBase
 from knowledge.calendar import Calendar
+from nlu.entities import lexicon
 from nlu.normalize import fold
 from nlu.pipeline import FALLBACK_INTENT, NLU, ParseResult
 
@@ -74,6 +75,9 @@ CONFIDENCE_THRESHOLD = 0.45
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
 _FOLLOWUP_RE = re.compile(r"^(а|ал|и|а если|а для|а в|а как|ну а)\b|\b(ше|ше\?|шы|ли)\s*\??$")
+_FOLLOWUP_WORDS = frozenset(
+    {"а", "ал", "и", "если", "для", "через", "аркылы", "бойынша", "ше", "шы", "ли", "как", "ну", "дата"}
+)
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 _SCHEDULE_PLACES = {
@@ -329,12 +333,20 @@ class Assistant:
         return outcome
 
     def _is_followup(self, parsed: ParseResult, confident: bool) -> bool:
+        """Does this message only change the service or channel of the last
+        question ("а через портал?", "ал грантқа ше?")?"""
         words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
         if len(words) > 7:
             return False
         if not confident or parsed.intent not in KNOWLEDGE_INTENTS:
             return True
-        return bool(_FOLLOWUP_RE.search(parsed.normalized))
+        # A confident new question ("а сколько дней делается дубликат?") is
+        # not a follow-up: it says more than a marker and a name.
+        entity_words = {w for w in words if lexicon(w)}
+        content = [
+            w for w in words if w not in _FOLLOWUP_WORDS and w not in entity_words and len(w) > 2
+        ]
+        return bool(_FOLLOWUP_RE.search(parsed.normalized)) and len(content) <= 1
 
     @staticmethod
     def _language_named(text: str, current: str) -> str:

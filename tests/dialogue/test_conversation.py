@@ -150,3 +150,10 @@ async def test_follow_up_with_a_channel_and_a_date(citizen: Citizen) -> None:
     o = await citizen.says("а если подам в ЦОН 10.12.2026?")
     assert o.intent == "ask_processing_time"
     assert "09.01.2027" in text_of(o)
+
+
+async def test_a_new_question_starting_with_a_is_not_a_follow_up(citizen: Citizen) -> None:
+    await citizen.says("телнұсқа алу үшін қандай құжаттар керек?")
+    o = await citizen.says("А сколько дней делается дубликат?")
+    assert o.intent == "ask_processing_time"
+    assert "30 календарных дней" in text_of(o)
