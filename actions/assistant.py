@@ -76,7 +76,22 @@ LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
 _FOLLOWUP_RE = re.compile(r"^(а|ал|и|а если|а для|а в|а как|ну а)\b|\b(ше|ше\?|шы|ли)\s*\??$")
 _FOLLOWUP_WORDS = frozenset(
-    {"а", "ал", "и", "если", "для", "через", "аркылы", "бойынша", "ше", "шы", "ли", "как", "ну", "дата"}
+    {
+        "а",
+        "ал",
+        "и",
+        "если",
+        "для",
+        "через",
+        "аркылы",
+        "бойынша",
+        "ше",
+        "шы",
+        "ли",
+        "как",
+        "ну",
+        "дата",
+    }
 )
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
@@ -159,7 +174,8 @@ class Assistant:
         self.kb.refresh()
         conv = await self.states.load(event.user_id)
         preferred = await self.users.get_language(event.user_id)
-        lang = conv.lang or preferred or "kk"
+        hint = event.lang_hint if event.lang_hint in LANGS else None
+        lang = conv.lang or preferred or hint or "kk"
         turn = Turn(event, conv, lang)
         if event.button is not None:
             outcome = await self._on_button(turn, event.button)
@@ -267,9 +283,9 @@ class Assistant:
                 return self._route(turn, intent, service or conv.last_service, None)
             if intent == "request_operator":
                 return self._operator(turn)
-        # Unknown or forged payload: change nothing, say what we can do.
+        # Unknown or forged payload: change nothing, say so, show what we can do.
         log.info("unknown button payload %r", payload[:64])
-        return Outcome([self.menu(lang)], lang, None)
+        return Outcome([Reply(self.t(lang, "stale-button")), self.menu(lang)], lang, None)
 
     # -- text -----------------------------------------------------------------
     async def _on_text(self, turn: Turn, text: str, preferred: str | None) -> Outcome:

@@ -42,6 +42,9 @@ class Event:
     user_id: int
     text: str | None = None
     button: str | None = None
+    # The channel's idea of the citizen's language (Telegram's app language)
+    # for a first contact, before the citizen has written or chosen one.
+    lang_hint: str | None = None
 
 
 @dataclass

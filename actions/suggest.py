@@ -10,8 +10,10 @@ answer, so a button only needs to carry them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from actions.assistant import (
     ACTION_TOPICS,
@@ -29,6 +31,27 @@ LIMIT = 3
 # When the message is plainly something else ("спасибо", "сәлем"), an answer
 # needs at least this weight in the ranking to be suggested.
 CHATTER_FLOOR = 0.05
+# Words that name a topic outright (data/nlu/INTENTS.md), in the folded form
+# the NLU parses. When the model is torn (no intent above the confidence
+# threshold) a topic the caller named this way goes first: "на основании
+# какого документа" is about the legal basis even if "документ" pulls the
+# model towards the list of documents.
+TOPIC_CUES: Mapping[str, re.Pattern[str]] = MappingProxyType(
+    {
+        "ask_legal_basis": re.compile(
+            r"\b(приказ\w*|закон\w*|норматив\w*|на основании|буирык\w*"
+            r"|зан(ы|га|ына|нан|дар\w*)?\b|негизде\w*)"
+        ),
+        "ask_fee": re.compile(
+            r"\b(сколько стоит|стоимост\w*|платн\w*|бесплатн\w*|госпошлин\w*|акылы\w*|тегин\w*"
+            r"|канша турады|баж\w*)"
+        ),
+        "ask_eds": re.compile(r"\b(эцп|эцк|(электронн\w* )?цифров\w* подпис\w*|колтанба\w*)"),
+        "ask_representative": re.compile(r"\b(доверенност\w*|сенимхат\w*|представител\w*|окил\w*)"),
+        "ask_home_visit": re.compile(r"\b(на дом|выезд\w*|уиге|уииме)\b"),
+        "complaint": re.compile(r"\b(жалоб\w*|жаловать\w*|обжал\w*|шагым\w*)"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -124,30 +147,43 @@ def suggest(
 ) -> list[Suggestion]:
     """Up to `limit` answers for the message, in `lang`, best first.
 
-    Intents are taken in the NLU's ranking order; for each, the service the
-    message names (else `service_hint`, the conversation's last service,
-    first) and the channel it names. An answer already suggested (the same
-    entries) is not repeated.
+    Intents are taken in the NLU's ranking order, except that when the model
+    is torn a topic the message names outright (`TOPIC_CUES`) goes first, and
+    topics that do not apply to the service the message names go last. For
+    each intent: the service the message names (else one its channel implies,
+    ЦОН serving duplicates only; else `service_hint`, the conversation's last
+    service, then every other service in turn) and the channel it names. An
+    answer already suggested (the same entries) is not repeated.
     """
     named_service = parsed.entity("service")
     named_channel = parsed.entity("channel")
     channel = named_channel if named_channel in CHANNELS else None
+    if named_service not in SERVICES:
+        named_service = None
+    implied = _implied_service(kb, channel) if named_service is None else None
     ranking = sorted(parsed.ranking, key=lambda r: -float(r["confidence"]))
     floor = 0.0
+    torn = True
     if ranking:
         top = ranking[0]
-        if answerable(str(top["name"])) is None and float(top["confidence"]) >= (
-            CONFIDENCE_THRESHOLD
-        ):
+        torn = float(top["confidence"]) < CONFIDENCE_THRESHOLD
+        if answerable(str(top["name"])) is None and not torn:
             floor = CHATTER_FLOOR
-    found: list[Suggestion] = []
-    seen: set[tuple[str, ...]] = set()
-    for ranked in ranking:
+    candidates: list[tuple[int, int, str, float]] = []
+    for position, ranked in enumerate(ranking):
         score = float(ranked["confidence"])
         topic = answerable(str(ranked["name"]))
         if topic is None or score < floor:
             continue
-        for service in _services(kb, topic, named_service, service_hint):
+        cued = torn and topic in TOPIC_CUES and TOPIC_CUES[topic].search(parsed.normalized)
+        applies = named_service is None or named_service in kb.services_for(topic)
+        # Lower sorts first: a cued topic, then the ranking; off-service topics last.
+        group = (0 if cued else 1) if applies else 2
+        candidates.append((group, position, topic, score))
+    found: list[Suggestion] = []
+    seen: set[tuple[str, ...]] = set()
+    for _, _, topic, score in sorted(candidates):
+        for service in _services(kb, topic, named_service or implied, service_hint):
             ch = channel if service and channel in kb.channels_for(topic, service) else None
             s = answer(kb, t, topic, service, ch, lang, score)
             if s is None or s.entry_ids in seen:
@@ -157,6 +193,14 @@ def suggest(
             if len(found) >= limit:
                 return found
     return found
+
+
+def _implied_service(kb: KnowledgeBase, channel: str | None) -> str | None:
+    """The one service offered through `channel` (ЦОН: duplicates), or None."""
+    if channel is None:
+        return None
+    offering = {s for e in kb.entries if channel in e.channels for s in e.services}
+    return next(iter(offering)) if len(offering) == 1 else None
 
 
 def _services(

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Drivers log SQL with its parameters at DEBUG: names and phones would
+    # reach the log. Keep them at INFO whatever the root level.
+    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     if args.cmd == "chat" or settings.bot_token is None:
         asyncio.run(_chat(settings, jsonl=getattr(args, "jsonl", False)))
         return 0

@@ -14,7 +14,9 @@ from actions.booking import BookingFlow
 from actions.handoff import HandoffFlow
 from actions.intake import ApplicationFlow
 from actions.state import MemoryStateStore, RedisStateStore, StateStore
+from bot.languages import RememberedLanguages
 from bot.reminders import ReminderLoop
+from bot.retention import RetentionJob
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
@@ -23,6 +25,7 @@ from storage.applications import Applications
 from storage.booking import BookingStore
 from storage.db import create_schema, make_engine, make_sessionmaker
 from storage.handoffs import Handoffs
+from storage.redis import redis_client
 from storage.users import SqlUserDirectory
 
 
@@ -43,12 +46,7 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
     redis = None
     states: StateStore
     if settings.redis_url:
-        from redis.asyncio import BlockingConnectionPool, Redis
-
-        # A pool that waits for a free connection instead of failing: the
-        # default one raises "Too many connections" past 100 at once.
-        pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=20)
-        redis = Redis(connection_pool=pool)
+        redis = redis_client(settings.redis_url)
         states = RedisStateStore(redis)
     else:
         states = MemoryStateStore()
@@ -61,7 +59,7 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
             KnowledgeBase.load(),
             Calendar.load(),
             states=states,
-            users=SqlUserDirectory(sessions),
+            users=RememberedLanguages(SqlUserDirectory(sessions)),
             flows=[
                 HandoffFlow(Handoffs(sessions), nlu),
                 booking,
@@ -70,12 +68,16 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
         )
         # Booking reminders go into the outbox, which only the Telegram bot delivers.
         reminders = ReminderLoop(sessions, assistant.t, booking.offices, assistant.calendar.tz)
+        # Personal data past its retention period goes, once a day.
+        retention = RetentionJob(sessions)
         if settings.bot_token is not None:
             reminders.start()
+            retention.start()
         try:
             yield App(settings, assistant, nlu, sessions, redis)
         finally:
             await reminders.stop()
+            await retention.stop()
     finally:
         await nlu.close()
         if redis is not None:

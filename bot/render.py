@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, LinkPreviewOptions, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, LinkPreviewOptions, Message
 
 from actions.events import Button, Outcome, Reply
 from bot.keyboards import inline_keyboard, pressed_label
@@ -75,7 +75,24 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
+CAPTION_LIMIT = 1024
+
+
 async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> Message:
+    if reply.document is not None:
+        # A file (the application's PDF): its text is the caption; a caption
+        # longer than Telegram allows goes first as its own message.
+        name, data = reply.document
+        caption = reply.text
+        if len(caption) > CAPTION_LIMIT:
+            await send_text(bot, chat_id, caption)
+            caption = ""
+        return await bot.send_document(
+            chat_id,
+            BufferedInputFile(data, filename=name),
+            caption=caption or None,
+            reply_markup=inline_keyboard(reply.buttons),
+        )
     return await send_text(bot, chat_id, reply.text, reply.buttons)
 
 

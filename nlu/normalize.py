@@ -124,7 +124,7 @@ def clean(text: str) -> str:
     text = _INVISIBLE_RE.sub("", text)
     text = _CONTROL_RE.sub(" ", text)
     text = _SPACES_RE.sub(" ", text).strip()
-    return text[:MAX_CHARS]
+    return text[:MAX_CHARS].rstrip()
 
 
 def latin_to_cyrillic(word: str) -> str:

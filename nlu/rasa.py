@@ -50,7 +50,9 @@ class RasaClient:
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 0.5))
+        # sock_connect, not connect: "connect" also counts waiting for a free
+        # pooled connection, which a burst of updates makes long.
+        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 0.5))
         self.retries = retries
         self._session: aiohttp.ClientSession | None = None
 

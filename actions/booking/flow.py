@@ -123,14 +123,16 @@ class BookingFlow:
 
     # -- the Flow protocol ----------------------------------------------------------
     async def on_intent(self, ctx: FlowContext, intent: str) -> Outcome:
+        parsed = ctx.parsed
+        text = parsed.text if parsed is not None else ""
+        # "жазылуды ауыстырғым келеді" may come as any booking intent (the
+        # model reads "cancel" in it): the words settle it before the intent.
+        if text and self.rules.said("reschedule", fold(text)):
+            return await self._reschedule_which(ctx)
         if intent == "my_bookings":
             return await self._my_bookings(ctx)
         if intent == "cancel_booking":
             return await self._cancel_which(ctx)
-        parsed = ctx.parsed
-        text = parsed.text if parsed is not None else ""
-        if text and self.rules.said("reschedule", fold(text)):
-            return await self._my_bookings(ctx, note=ctx.t(ctx.lang, "bk-resched-which"))
         # Typed while a booking is in progress: add to it. A button or
         # command starts afresh.
         draft = (self._draft(ctx) if parsed is not None else None) or Draft()
@@ -763,6 +765,13 @@ class BookingFlow:
         if len(mine) == 1:
             return await self._ask_cancel(ctx, mine[0].code)
         return await self._my_bookings(ctx)
+
+    async def _reschedule_which(self, ctx: FlowContext) -> Outcome:
+        ctx.finish()
+        mine = await self.store.upcoming(ctx.user_id, ctx.clock())
+        if len(mine) == 1:
+            return await self._reschedule(ctx, mine[0].code)
+        return await self._my_bookings(ctx, note=ctx.t(ctx.lang, "bk-resched-which"))
 
     async def _ask_cancel(self, ctx: FlowContext, code: str) -> Outcome:
         t, lang = ctx.t, ctx.lang

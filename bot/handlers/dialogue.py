@@ -31,7 +31,9 @@ async def on_unknown_command(
 
 
 async def on_text(message: Message, bot: Bot, assistant: Assistant, citizen: Citizen) -> None:
-    outcome = await assistant.handle(Event(citizen.id, text=message.text))
+    outcome = await assistant.handle(
+        Event(citizen.id, text=message.text, lang_hint=await citizen.lang())
+    )
     await send_outcome(bot, message.chat.id, outcome)
 
 
@@ -50,7 +52,9 @@ async def on_button(
     ):
         return  # the same keyboard was pressed twice: the first press is handled
     await retire_keyboard(callback)
-    outcome = await assistant.handle(Event(citizen.id, button=callback.data))
+    outcome = await assistant.handle(
+        Event(citizen.id, button=callback.data, lang_hint=await citizen.lang())
+    )
     await send_outcome(bot, chat_id, outcome)
 
 

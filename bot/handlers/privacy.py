@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.assistant import Assistant
 from actions.i18n import Translator
+from bot.languages import RememberedLanguages
 from bot.middlewares.citizen import Citizen
 from bot.middlewares.db import DbSessionMiddleware
 from bot.render import send_text
@@ -43,6 +44,8 @@ async def cmd_forget(
         await handoffs.delete_for_user(session, citizen.id)
         bookings = await booking_store.delete_for_user(session, citizen.id)
     await assistant.states.clear(citizen.id)
+    if isinstance(assistant.users, RememberedLanguages):
+        assistant.users.forget(citizen.id)
 
     lines = [translator(lang, "tg-forget-done")]
     if had_row:

@@ -28,7 +28,9 @@ async def cmd_shortcut(
     message: Message, command: CommandObject, bot: Bot, assistant: Assistant, citizen: Citizen
 ) -> None:
     payload = SHORTCUTS[command.command.lower()]
-    outcome = await assistant.handle(Event(citizen.id, button=payload))
+    outcome = await assistant.handle(
+        Event(citizen.id, button=payload, lang_hint=await citizen.lang())
+    )
     await send_outcome(bot, message.chat.id, outcome)
 
 

@@ -24,6 +24,8 @@ out-of-scope =
 
 ## Buttons
 
+stale-button = Бұл батырма ескірген немесе жарамсыз: ештеңе өзгерген жоқ.
+
 btn-duplicate = Дипломның телнұсқасы
 btn-grant = Білім беру гранты
 btn-social = Әлеуметтік қолдау

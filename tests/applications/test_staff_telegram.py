@@ -18,6 +18,7 @@ from actions.assistant import Assistant
 from actions.intake import ApplicationFlow
 from bot.dispatcher import Shared, build_dispatcher
 from bot.ratelimit import MemoryBuckets
+from bot.render import send_outcome
 from bot.sender import Pace, PacedSender, RetryPolicy
 from bot.telegram import make_bot
 from knowledge.base import KnowledgeBase
@@ -28,7 +29,6 @@ from storage.applications import ApplicantForm, Application, Applications
 from storage.users import SqlUserDirectory
 from tests.applications.conftest import NOW, Clock
 from tests.applications.support import Chat, make_iin, pdf_text
-from tests.applications.tg_adapter import send_outcome_with_documents
 from tests.fakes.telegram_api import FakeTelegram
 
 STAFF_USER = 777_001
@@ -209,7 +209,7 @@ async def test_the_pdf_goes_out_as_a_document(
     ):
         await chat.press(payload)
     mark = fake.mark()
-    await send_outcome_with_documents(bot, CITIZEN + 1, chat.last)
+    await send_outcome(bot, CITIZEN + 1, chat.last)
     [doc] = fake.of("sendDocument", chat_id=CITIZEN + 1, since=mark)
     assert doc.params["document"]["filename"] == "DUP-2026-00001.pdf"
     assert doc.params["document"]["size"] > 5000

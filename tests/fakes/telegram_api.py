@@ -651,3 +651,19 @@ class _ApiError(Exception):
 
 def payloads_of(calls: Iterable[Call]) -> list[str]:
     return [p for c in calls for p in c.payloads]
+
+
+async def serve(port: int = 0) -> None:
+    """Run a fake server until stdin closes; print its URL first. The
+    benchmark runs it in a process of its own so that the bot process does
+    not pay for Telegram's side of the HTTP calls."""
+    import sys
+
+    async with FakeTelegram(port=port) as fake:
+        sys.stdout.write(fake.url + "\n")
+        sys.stdout.flush()
+        await asyncio.to_thread(sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())

@@ -31,6 +31,7 @@ from tests.telegram.tg_support import (
     new_id,
     start_bot,
 )
+from tests.telegram.transcript import SCRIPT, play, render
 
 T = Translator()
 KAZAKH_LETTERS = re.compile("[әғқңөұүһі]", re.IGNORECASE)
@@ -369,6 +370,26 @@ async def test_a_conversation_across_workers(
     await fake.post_webhook(fake.sticker(user, lang="ru"), a)
     [reply] = await fake.wait_for("sendMessage", chat_id=user, since=mark)
     assert reply.text == T("kk", "tg-sticker")  # the chosen language, not the app's
+
+
+async def test_a_new_citizens_first_conversation(
+    polling_bot: BotProcess, fake: FakeTelegram
+) -> None:
+    """The transcript script (tests/telegram/transcript.py): every step is
+    answered, every press too, in Russian once Russian is chosen."""
+    exchanges = await play(fake, new_id(), SCRIPT, timeout=15)
+    transcript = render(exchanges)
+    for ex in exchanges:
+        sent = [c for c in ex.calls if c.method == "sendMessage"]
+        assert sent, transcript
+        if ex.step.press is not None:
+            assert any(c.method == "answerCallbackQuery" for c in ex.calls), transcript
+    after_choice = [c.text for ex in exchanges[1:] for c in ex.calls if c.method == "sendMessage"]
+    kazakh_question = exchanges[6]
+    assert kazakh_question.step.say == "Грантқа өтінішті қашан береміз?"
+    russian = [c.text for ex in exchanges[1:6] for c in ex.calls if c.method == "sendMessage"]
+    assert russian and not any(KAZAKH_LETTERS.search(t) for t in russian), transcript
+    assert len(after_choice) >= len(exchanges) - 1
 
 
 # -- with the real Rasa server -------------------------------------------------------------------

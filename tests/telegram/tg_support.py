@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.assistant import Assistant
 from actions.state import MemoryStateStore, StateStore
 from bot.dispatcher import Shared
+from bot.languages import RememberedLanguages
 from bot.sender import RetryPolicy
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
@@ -91,7 +92,7 @@ def make_assistant(
         kb,
         calendar,
         states=states or MemoryStateStore(),
-        users=SqlUserDirectory(sessions),
+        users=RememberedLanguages(SqlUserDirectory(sessions)),
     )
 
 
