@@ -602,6 +602,12 @@ async def forget_user(session: AsyncSession, user_id: int) -> int:
     ids = list(
         (await session.scalars(select(Application.id).where(Application.user_id == user_id))).all()
     )
+    return await forget_applications(session, ids)
+
+
+async def forget_applications(session: AsyncSession, ids: list[int]) -> int:
+    """Blank the personal data of the applications `ids` (used by /forget and by
+    the retention job); numbers, statuses and dates stay. The caller commits."""
     if not ids:
         return 0
     await session.execute(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,11 +28,9 @@ from storage.applications import (
     ISSUED,
     REJECTED,
     Application,
-    ApplicationEvent,
-    ApplicationHandoff,
+    forget_applications,
 )
 from storage.handoffs import CLOSED, FAILED, Handoff, HandoffMessage
-from storage.models import utcnow
 
 APPLICATION_DAYS = 365
 HANDOFF_DAYS = 30
@@ -43,49 +41,6 @@ BATCH = 500  # applications blanked per statement (PostgreSQL's parameter limit 
 
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
-
-
-async def forget_applications(session: AsyncSession, ids: list[int]) -> int:
-    """Blank the personal data of the applications `ids` (the same fields as
-    `storage.applications.forget_user`); the caller commits."""
-    if not ids:
-        return 0
-    now = utcnow()
-    await session.execute(
-        update(Application)
-        .where(Application.id.in_(ids))
-        .values(
-            user_id=None,
-            client_token=None,
-            university_head_name=None,
-            specialty=None,
-            university=None,
-            graduation_year=None,
-            applicant_name=None,
-            iin=None,
-            phone=None,
-            university_new=None,
-            iin_salt=None,
-            iin_hash=None,
-            pdf=None,
-            forgotten_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(ApplicationHandoff)
-        .where(ApplicationHandoff.application_id.in_(ids))
-        .values(note="")
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(ApplicationEvent)
-        .where(ApplicationEvent.application_id.in_(ids), ApplicationEvent.actor.like("citizen:%"))
-        .values(actor="citizen")
-        .execution_options(synchronize_session=False)
-    )
-    return len(ids)
 
 
 async def purge_expired(
