@@ -45,6 +45,41 @@ RECENT_CHARS = 500
 
 ASKED = "asked"
 NOT_UNDERSTOOD = "not_understood"
+# Flows whose unfinished work is kept while a person has the conversation
+# and offered again afterwards ("<flow>:resume" continues it).
+RESUMABLE = frozenset({"app"})
+
+
+def suspend(conv: Any, handoff_id: int) -> dict[str, Any]:
+    """The hand-off's flow data: its id, and what the citizen was in the
+    middle of (an application form, say), to be given back when it ends."""
+    data: dict[str, Any] = {"id": handoff_id}
+    if conv.flow == NAME:
+        kept = (conv.flow_data or {}).get("resume")
+        if kept:
+            data["resume"] = kept
+    elif conv.flow:
+        data["resume"] = {"flow": conv.flow, "data": dict(conv.flow_data or {})}
+    return data
+
+
+def restore(conv: Any) -> str | None:
+    """End the hand-off's part of the conversation: the suspended flow comes
+    back (its name returned when the citizen can continue it), else none."""
+    kept = (conv.flow_data or {}).get("resume") if conv.flow == NAME else None
+    if isinstance(kept, dict) and isinstance(kept.get("flow"), str):
+        conv.flow, conv.flow_data = kept["flow"], dict(kept.get("data") or {})
+        return conv.flow if conv.flow in RESUMABLE else None
+    if conv.flow == NAME:
+        conv.flow, conv.flow_data = None, {}
+    return None
+
+
+def back_buttons(t: Any, lang: str, resumed: str | None) -> list[list[Button]]:
+    rows = [[Button(t(lang, "btn-menu"), "menu")]]
+    if resumed is not None:
+        rows.insert(0, [Button(t(lang, "btn-ho-resume"), f"{resumed}:resume")])
+    return rows
 
 
 class DeskUnavailable(Exception):
@@ -148,7 +183,7 @@ class HandoffFlow:
         handoff = await self.handoffs.open_of(ctx.user_id)
         if handoff is None or self.desk is None:
             # Closed by staff (or the desk went away): the assistant answers again.
-            ctx.finish()
+            restore(ctx.conv)
             return None
         lang = ctx.lang
         suggestions: list[Suggestion] = []
@@ -178,7 +213,7 @@ class HandoffFlow:
             return ctx.outcome([self._menu_reply(ctx, "ho-unavailable")], "request_operator")
         existing = await self.handoffs.open_of(ctx.user_id)
         if existing is not None:
-            ctx.start(NAME, {"id": existing.id})
+            ctx.start(NAME, suspend(ctx.conv, existing.id))
             return ctx.outcome([self._with_close(ctx, "ho-already")], "request_operator")
         parsed = ctx.parsed
         intent, confidence = (
@@ -207,7 +242,7 @@ class HandoffFlow:
             log.warning("hand-off %s: staff desk unavailable", handoff.id)
             await self.handoffs.close(handoff.id, by=None, status=FAILED)
             return ctx.outcome([self._menu_reply(ctx, "ho-unavailable")], "request_operator")
-        ctx.start(NAME, {"id": handoff.id})
+        ctx.start(NAME, suspend(ctx.conv, handoff.id))
         key = "ho-connecting" if reason == ASKED else "ho-connecting-not-understood"
         text = ctx.t(ctx.lang, key)
         if answer_from is not None:
@@ -229,14 +264,20 @@ class HandoffFlow:
         await self._end(ctx)
 
     async def _close_by_citizen(self, ctx: FlowContext) -> Outcome:
+        resumed = restore(ctx.conv)
         if not await self._end(ctx):
             return ctx.outcome([self._menu_reply(ctx, "ho-none")])
-        return ctx.outcome([self._menu_reply(ctx, "ho-closed-citizen")], "handoff_closed")
+        text = ctx.t(ctx.lang, "ho-closed-citizen")
+        if resumed is not None:
+            text += "\n\n" + ctx.t(ctx.lang, "ho-draft-kept")
+        buttons = back_buttons(ctx.t, ctx.lang, resumed)
+        return ctx.outcome([Reply(text, buttons)], "handoff_closed")
 
     async def _end(self, ctx: FlowContext) -> bool:
         """Close the citizen's open hand-off and tell the staff; False when none was open."""
         handoff = await self.handoffs.open_of(ctx.user_id)
-        ctx.finish()
+        if ctx.conv.flow == NAME:
+            ctx.finish()
         if handoff is None:
             return False
         if await self.handoffs.close(handoff.id, BY_CITIZEN) and self.desk is not None:
@@ -270,13 +311,15 @@ class StaffSide:
             return None
         states = self.assistant.states
         conv = await states.load(handoff.user_id)
+        resumed = None
         if conv.flow == NAME:
-            conv.flow, conv.flow_data = None, {}
+            resumed = restore(conv)
             await states.save(handoff.user_id, conv)
-        t = self.assistant.t
-        return Reply(
-            t(handoff.lang, "ho-closed-staff"), [[Button(t(handoff.lang, "btn-menu"), "menu")]]
-        )
+        t, lang = self.assistant.t, handoff.lang
+        text = t(lang, "ho-closed-staff")
+        if resumed is not None:
+            text += "\n\n" + t(lang, "ho-draft-kept")
+        return Reply(text, back_buttons(t, lang, resumed))
 
     def answer(
         self, handoff: HandoffView, intent: str, service: str | None, channel: str | None
@@ -290,6 +333,7 @@ class StaffSide:
         await self.handoffs.staff_answered(handoff.id)
         states = self.assistant.states
         conv = await states.load(handoff.user_id)
-        if conv.flow is None:
-            conv.flow, conv.flow_data = NAME, {"id": handoff.id}
+        if conv.flow != NAME:
+            conv.flow_data = suspend(conv, handoff.id)
+            conv.flow = NAME
             await states.save(handoff.user_id, conv)

@@ -33,7 +33,7 @@ class FloodMiddleware(BaseMiddleware):
         citizen: Citizen | None = data.get("citizen")
         if citizen is None:
             return await handler(event, data)
-        verdict = await self.guard.check(citizen.id)
+        verdict = await self.guard.check(citizen.id, press=isinstance(event, CallbackQuery))
         if verdict.allowed:
             return await handler(event, data)
         log.info("flood: update from a user dropped (notice=%s)", verdict.notify)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from actions.assistant import Assistant
 from actions.handoff import HandoffFlow
+from actions.intake.flow import ApplicationFlow
 from actions.state import MemoryStateStore
 from bot.dispatcher import Shared, build_dispatcher
 from bot.handlers.staff_relay import TelegramDesk, attach_desk
@@ -27,6 +28,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
 from nlu.light import LightModels
 from nlu.pipeline import NLU
+from storage.applications import Applications
 from storage.db import create_schema, make_engine, make_sessionmaker
 from storage.handoffs import Handoffs
 from storage.users import SqlUserDirectory
@@ -145,6 +147,7 @@ def build_desk(
     *,
     staff_chat: int | None = STAFF_CHAT,
     now: datetime = IN_HOURS,
+    with_intake: bool = False,
 ) -> Desk:
     nlu = NLU(client=None, light=light)  # the degraded classifier: no Rasa needed
     handoffs = Handoffs(sessions)
@@ -157,7 +160,7 @@ def build_desk(
         states=MemoryStateStore(),
         users=SqlUserDirectory(sessions),
         clock=lambda: clock[0],
-        flows=[flow],
+        flows=[flow, ApplicationFlow(Applications(sessions), nlu)] if with_intake else [flow],
     )
     dp = build_dispatcher(assistant, sessions, Shared())
     desk = attach_desk(assistant, bot, staff_chat)
