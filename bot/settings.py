@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     nlu_url: str = "http://127.0.0.1:5005"
     nlu_token: SecretStr | None = None
     staff_chat_id: int | None = None
+    # The staff chat's own language (headers, notes, buttons): "ru" or "kk".
+    staff_lang: Literal["ru", "kk"] = "ru"
+    # A hand-off nobody wrote in for this long goes back to the assistant.
+    handoff_idle_hours: float = Field(default=24.0, gt=0)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook must be reachable

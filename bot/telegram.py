@@ -37,10 +37,12 @@ from bot.console import console_site, mount_console
 from bot.dedupe import RedisClaims
 from bot.dispatcher import ALLOWED_UPDATES, Shared, build_dispatcher, set_bot_commands
 from bot.handlers.staff_relay import attach_desk
+from bot.handoff_idle import IdleHandoffs
 from bot.middlewares.ordering import UserLocks
 from bot.ratelimit import RedisBuckets
 from bot.sender import PacedSender, RetryPolicy, RetryRequests
 from bot.settings import Settings
+from storage.handoffs import Handoffs
 from storage.redis import redis_client as storage_redis_client
 from storage.users import SqlUserDirectory
 
@@ -198,7 +200,15 @@ async def run_telegram(settings: Settings) -> None:
             shared = make_shared(redis, prefix=f"tg:{me.id}:")
             sessions = sessions_of(app)
             # Hand-offs reach the staff chat through this bot (no-op without STAFF_CHAT_ID).
-            attach_desk(app.assistant, bot, settings.staff_chat_id)
+            attach_desk(app.assistant, bot, settings.staff_chat_id, settings.staff_lang)
+            idle = IdleHandoffs(
+                app.assistant,
+                Handoffs(sessions),
+                bot,
+                idle_hours=settings.handoff_idle_hours,
+                staff_lang=settings.staff_lang,
+            )
+            idle.start()
             dp = build_dispatcher(app.assistant, sessions, shared)
             try:
                 await set_bot_commands(bot, app.assistant.t)
@@ -217,6 +227,7 @@ async def run_telegram(settings: Settings) -> None:
             finally:
                 await sender.stop()
                 await sending
+                await idle.stop()
         finally:
             await bot.session.close()
 

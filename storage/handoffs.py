@@ -34,6 +34,8 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    func,
+    or_,
     select,
     text,
     update,
@@ -43,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import outbox
 from storage.models import Base, utcnow
 
 OPEN = "open"
@@ -51,6 +54,7 @@ FAILED = "failed"  # the staff chat could not be reached; the citizen was told t
 
 BY_CITIZEN = "citizen"
 BY_STAFF = "staff"
+BY_IDLE = "idle"  # nobody wrote for HANDOFF_IDLE_HOURS: closed by the bot
 
 
 class Handoff(Base):
@@ -392,6 +396,36 @@ class Handoffs:
                 return None, None
             current = row if row.status == OPEN else await open_of(session, row.user_id)
             return row.user_id, HandoffView.of(current) if current else None
+
+    async def idle(self, before: datetime, limit: int = 100) -> Sequence[HandoffView]:
+        """Open hand-offs with no message from either side since `before`."""
+        last = func.coalesce(Handoff.last_citizen_at, Handoff.opened_at)
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Handoff)
+                .where(
+                    Handoff.status == OPEN,
+                    Handoff.opened_at < before,
+                    last < before,
+                    or_(Handoff.last_staff_at.is_(None), Handoff.last_staff_at < before),
+                )
+                .order_by(Handoff.opened_at)
+                .limit(limit)
+            )
+            return [HandoffView.of(r) for r in rows.scalars()]
+
+    async def close_idle(
+        self, handoff: HandoffView, text: str, buttons: list[list[dict[str, str]]]
+    ) -> bool:
+        """Close an idle hand-off and queue the citizen's notice, in one
+        transaction: both or neither. False when it was closed meanwhile."""
+        async with self.sessions() as session, session.begin():
+            if not await close(session, handoff.id, CLOSED, BY_IDLE):
+                return False
+            await outbox.enqueue(
+                session, handoff.user_id, text, buttons=buttons, key=f"ho-idle:{handoff.id}"
+            )
+            return True
 
     async def list_open(self, limit: int = 100) -> Sequence[HandoffView]:
         async with self.sessions() as session:

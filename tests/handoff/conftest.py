@@ -148,6 +148,7 @@ def build_desk(
     staff_chat: int | None = STAFF_CHAT,
     now: datetime = IN_HOURS,
     with_intake: bool = False,
+    staff_lang: str = "ru",
 ) -> Desk:
     nlu = NLU(client=None, light=light)  # the degraded classifier: no Rasa needed
     handoffs = Handoffs(sessions)
@@ -163,7 +164,7 @@ def build_desk(
         flows=[flow, ApplicationFlow(Applications(sessions), nlu)] if with_intake else [flow],
     )
     dp = build_dispatcher(assistant, sessions, Shared())
-    desk = attach_desk(assistant, bot, staff_chat)
+    desk = attach_desk(assistant, bot, staff_chat, staff_lang)
     return Desk(fake, bot, dp, assistant, flow, handoffs, desk, clock)
 
 

@@ -1,0 +1,106 @@
+"""Hand-offs nobody writes in are given back to the assistant.
+
+A citizen who asked for a person and went away, or a topic the agents
+forgot: after `HANDOFF_IDLE_HOURS` without a message from either side the
+hand-off closes, the citizen is told (through the outbox, so once, even
+across restarts: the close and the notice are one transaction) and the
+topic gets a line saying why. An unfinished application form the citizen
+left for the hand-off is offered again, as when a person closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from actions.assistant import Assistant
+from actions.handoff import NAME, back_buttons, restore
+from bot.keyboards import buttons_to_json
+from storage.handoffs import Handoffs, HandoffView
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY = 600.0  # seconds between passes
+
+
+class IdleHandoffs:
+    def __init__(
+        self,
+        assistant: Assistant,
+        handoffs: Handoffs,
+        bot: Bot | None,
+        *,
+        idle_hours: float,
+        staff_lang: str = "ru",
+        interval: float = CHECK_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.assistant = assistant
+        self.handoffs = handoffs
+        self.bot = bot
+        self.idle = timedelta(hours=idle_hours)
+        self.staff_lang = staff_lang
+        self.interval = interval
+        self.clock = clock
+        self._stopped = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        """One pass; the number of hand-offs closed."""
+        closed = 0
+        for handoff in await self.handoffs.idle(self.clock() - self.idle):
+            if await self._close(handoff):
+                closed += 1
+        return closed
+
+    async def _close(self, handoff: HandoffView) -> bool:
+        t, lang, states = self.assistant.t, handoff.lang, self.assistant.states
+        conv = await states.load(handoff.user_id)
+        resumed = restore(conv) if conv.flow == NAME else None
+        hours = round(self.idle.total_seconds() / 3600)
+        text = t(lang, "ho-closed-idle", hours=hours)
+        if resumed is not None:
+            text += "\n\n" + t(lang, "ho-draft-kept")
+        buttons = buttons_to_json(back_buttons(t, lang, resumed))
+        if not await self.handoffs.close_idle(handoff, text, buttons):
+            return False  # closed by one of the sides meanwhile
+        await states.save(handoff.user_id, conv)
+        log.info("hand-off %s closed after %s idle", handoff.id, self.idle)
+        if self.bot is not None and handoff.staff_chat_id is not None:
+            try:
+                await self.bot.send_message(
+                    handoff.staff_chat_id,
+                    t(self.staff_lang, "ho-staff-closed-idle", hours=hours),
+                    message_thread_id=handoff.thread_id,
+                    reply_to_message_id=None if handoff.thread_id else handoff.header_message_id,
+                )
+            except TelegramAPIError:
+                log.warning("hand-off %s: idle close not announced to staff", handoff.id)
+        return True
+
+    def start(self) -> asyncio.Task[None]:
+        self._stopped.clear()
+        self._task = asyncio.create_task(self.run(), name="handoff-idle")
+        return self._task
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the database may be down for a while: try next time
+                log.warning("idle hand-off pass failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.interval)
