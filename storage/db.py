@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +26,23 @@ def make_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
     # hide_parameters: SQL errors must not carry names, IINs or phones into logs.
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-way (a restart, a
+    crash, a network cut): worth trying again later, unlike a bug. An open
+    transaction is rolled back by the server; a COMMIT cut off on its way
+    may or may not have happened, which the callers' idempotency keys
+    (booking confirmation, application token) settle on the retry."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, (OSError, TimeoutError)):  # refused, reset, unreachable
+        return True
+    # SQLSTATE class 08 (connection exception), 57P (shutting down, starting up).
+    state = str(getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None) or "")
+    return state.startswith(("08", "57P"))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

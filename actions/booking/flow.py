@@ -48,6 +48,7 @@ from knowledge.base import Entry
 from nlu.normalize import clean, fold
 from nlu.pipeline import FALLBACK_INTENT, NLU
 from storage.booking import AlreadyBooked, Booking, BookingStore, NotFound, SlotFull
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -623,7 +624,12 @@ class BookingFlow:
         t, lang = ctx.t, ctx.lang
         key = f"{ctx.user_id}:{nonce}"
         # A second press of the same confirmation shows the booking it made.
-        earlier = await self.store.by_key(key) if nonce else None
+        try:
+            earlier = await self.store.by_key(key) if nonce else None
+        except Exception as exc:
+            if not database_unavailable(exc) or draft is None or draft.nonce != nonce:
+                raise
+            return self._confirm_later(ctx, draft)
         if earlier is not None:
             if draft is not None and draft.nonce == nonce:
                 ctx.finish()
@@ -678,9 +684,24 @@ class BookingFlow:
             return await self._my_bookings(
                 ctx, note=t(lang, "bk-resched-missing", code=draft.resched or "")
             )
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            return self._confirm_later(ctx, draft)
         ctx.finish()
         log.info("booking %s made", booked.booking.code)
         return self._ticket(ctx, booked.booking, again=not booked.created)
+
+    def _confirm_later(self, ctx: FlowContext, draft: Draft) -> Outcome:
+        """The database is unreachable: nothing was booked (the transaction
+        is all or nothing). The draft stays, with the same confirmation, so
+        pressing it again books once (a commit cut off on its way is found
+        by its key and shown as the ticket)."""
+        t, lang = ctx.t, ctx.lang
+        log.warning("booking not confirmed: the database is unavailable")
+        self._save(ctx, draft, "confirm")
+        rows = [[Button(t(lang, "bk-btn-confirm"), f"bk:ok:{draft.nonce}")], self._nav(ctx)]
+        return ctx.outcome([Reply(t(lang, "bk-db-down"), rows)], "book_queue")
 
     def _ticket(self, ctx: FlowContext, booking: Booking, *, again: bool = False) -> Outcome:
         t, lang = ctx.t, ctx.lang

@@ -43,6 +43,7 @@ from nlu.entities import APPLICATION_NUMBER_RE
 from nlu.normalize import fold
 from nlu.pipeline import NLU
 from storage.applications import ApplicantForm, Application, Applications
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -465,16 +466,27 @@ class ApplicationFlow:
                 log.error("application %s: no PDF, font missing", app.number, exc_info=True)
                 return None
 
-        app = await self.applications.create(
-            applicant,
-            user_id=ctx.user_id,
-            lang=lang,
-            channel=channel,
-            due_date=due,
-            token=form["token"],
-            now=now,
-            document=document,
-        )
+        try:
+            app = await self.applications.create(
+                applicant,
+                user_id=ctx.user_id,
+                lang=lang,
+                channel=channel,
+                due_date=due,
+                token=form["token"],
+                now=now,
+                document=document,
+            )
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # One transaction: nothing was written (or a COMMIT cut off on its
+            # way was, and the token finds it). The form stays, with its
+            # token, so "confirm" again creates the application once.
+            log.warning("application not created: the database is unavailable")
+            form["step"], form["editing"] = "summary", False
+            self._put(ctx, "form", form)
+            return self._show(ctx, form, t(lang, "intake-db-down"))
         self._put(ctx, "form", None)
         log.info("application %s confirmed, applicant %s", app.number, mask_iin(applicant.iin))
         text = "\n\n".join(

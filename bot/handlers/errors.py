@@ -14,6 +14,7 @@ from actions.events import Button
 from actions.i18n import Translator
 from bot.middlewares.citizen import language_of
 from bot.render import send_text
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,22 @@ async def on_error(
             Button(translator(lang, "btn-menu"), "menu"),
         ]
     ]
+    text = translator(lang, "tg-error")
+    if database_unavailable(exc):
+        # Nothing was done (and the conversation's state was not saved): the
+        # same press or message, once the database is back, does it.
+        pressed = event.update.callback_query.data if event.update.callback_query else None
+        if pressed:
+            text = translator(lang, "tg-db-down-press")
+            buttons = [
+                [Button(translator(lang, "tg-btn-retry"), pressed)],
+                [Button(translator(lang, "btn-menu"), "menu")],
+            ]
+        else:
+            text = translator(lang, "tg-db-down-text")
+            buttons = [[Button(translator(lang, "btn-menu"), "menu")]]
     try:
-        await send_text(bot, chat_id, translator(lang, "tg-error"), buttons)
+        await send_text(bot, chat_id, text, buttons)
     except TelegramAPIError:
         log.warning("apology for update %s not delivered", event.update.update_id, exc_info=True)
     return True

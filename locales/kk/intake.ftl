@@ -49,6 +49,7 @@ intake-btn-lookup = Нөмір бойынша тексеру
 intake-summary-title = Өтінішті тексеріңіз:
 intake-summary-line = { $label }: { $value }
 intake-summary-question = Бәрі дұрыс па? Өтінішті қызметкерлерге жіберу үшін «Растау» батырмасын басыңыз.
+intake-db-down = Өтінішті жіберу мүмкін болмады: қызмет уақытша қолжетімсіз. Ештеңе жіберілген жоқ, ал толтырған мәліметтеріңіз сақталды. Бір минуттан кейін қайталап көріңіз — «Растау» батырмасын басыңыз.
 intake-edit-which = Нені түзетеміз?
 intake-field-university_head_name = ЖОО басшысы
 intake-field-specialty = Мамандығы

@@ -49,6 +49,7 @@ intake-btn-lookup = Проверить по номеру
 intake-summary-title = Проверьте заявление:
 intake-summary-line = { $label }: { $value }
 intake-summary-question = Всё верно? Нажмите «Подтвердить», чтобы отправить заявление сотрудникам.
+intake-db-down = Не удалось отправить заявление: сервис временно недоступен. Ничего не отправлено, а заполненные данные сохранены. Попробуйте ещё раз через минуту — нажмите «Подтвердить».
 intake-edit-which = Что исправить?
 intake-field-university_head_name = Руководитель вуза
 intake-field-specialty = Специальность
