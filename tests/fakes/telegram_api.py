@@ -16,7 +16,8 @@ sendChatAction, deleteMessage, sendDocument, getChatMember,
 createForumTopic, forwardMessage, copyMessage. Every call is recorded
 (method, decoded params, HTTP status, time). Faults can be injected per
 method: an error status (429 with retry_after, 500, ...) or a delay, for the
-next N calls. Updates can also be POSTed to the webhooks bots registered.
+next N calls; or calls can be held until the test releases them (`hold_next`:
+kill the bot while it waits). Updates can also be POSTed to the webhooks bots registered.
 
 Self-contained on purpose (aiohttp only): the benchmark imports it too.
 """
@@ -102,6 +103,38 @@ class Fault:
     description: str = ""
 
 
+@dataclass
+class Hold:
+    """Calls of `method` (to `chat_id`, when given) held by the server until
+    `release()`: the bot process can be killed while it waits for them."""
+
+    method: str
+    chat_id: int | None
+    remaining: int
+    calls: list[Call] = field(default_factory=list)
+    held: asyncio.Event = field(default_factory=asyncio.Event)  # set when one is held
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    deliver: bool = True
+
+    def matches(self, call: Call) -> bool:
+        return (
+            self.remaining > 0
+            and call.method == self.method
+            and (self.chat_id is None or call.chat_id == self.chat_id)
+        )
+
+    def release(self, *, deliver: bool = True) -> None:
+        """Answer the held calls: carried out (`deliver`, as Telegram does
+        with a request whose sender went away) or dropped unanswered-for
+        (502, as when the request never got past a gateway)."""
+        self.deliver = deliver
+        self.released.set()
+
+    async def wait_held(self, timeout: float = 10.0) -> Call:
+        await asyncio.wait_for(self.held.wait(), timeout)
+        return self.calls[0]
+
+
 class FakeTelegram:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -110,6 +143,7 @@ class FakeTelegram:
         self.webhooks: dict[str, str] = {}  # url -> secret token
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         self._queue: list[dict[str, Any]] = []
         self._again: list[dict[str, Any]] = []  # redeliveries, given regardless of offset
         self._update_ids = itertools.count(random.randint(10_000, 10_000_000))
@@ -137,6 +171,9 @@ class FakeTelegram:
     async def stop(self) -> None:
         # Long polls in progress return now, or the server would wait for them.
         self._closing = True
+        for hold in self._holds:
+            if not hold.released.is_set():
+                hold.release(deliver=False)
         async with self._changed:
             self._changed.notify_all()
         if self._client is not None:
@@ -188,6 +225,22 @@ class FakeTelegram:
     def delay_next(self, method: str, seconds: float, count: int = 1) -> None:
         """The next `count` calls of `method` answer (normally) after `seconds`."""
         self._faults.append(Fault(method, count, None, None, seconds))
+
+    def hold_next(self, method: str, *, chat_id: int | None = None, count: int = 1) -> Hold:
+        """The next `count` calls of `method` (to `chat_id`) wait until the
+        returned hold is released."""
+        hold = Hold(method, chat_id, count)
+        self._holds.append(hold)
+        return hold
+
+    def _take_hold(self, call: Call) -> Hold | None:
+        for hold in self._holds:
+            if hold.matches(call):
+                hold.remaining -= 1
+                hold.calls.append(call)
+                hold.held.set()
+                return hold
+        return None
 
     def _take_fault(self, method: str) -> Fault | None:
         for fault in self._faults:
@@ -452,6 +505,12 @@ class FakeTelegram:
         # at once), completed when answered.
         call = Call(method, params, token, status=0)
         self.calls.append(call)
+        hold = self._take_hold(call) if self._holds else None
+        if hold is not None:
+            await hold.released.wait()
+            if not hold.deliver:
+                dropped = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+                return await self._record(call, 502, dropped)
         fault = self._take_fault(method)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
