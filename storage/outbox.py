@@ -224,3 +224,30 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
     return {status: int(n) for status, n in rows}
+
+
+UNDELIVERED = (UNKNOWN, FAILED)
+
+
+async def undelivered(session: AsyncSession, limit: int = 50) -> Sequence[OutboxMessage]:
+    """Notifications that may not have reached the citizen (the sender died
+    mid-send, or Telegram refused them for good): newest first, for staff."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_(UNDELIVERED))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return rows.scalars().all()
+
+
+async def send_again(session: AsyncSession, row_id: int, now: datetime) -> bool:
+    """Staff decided: send an undelivered notification once more. False when
+    the row is not undelivered (sent meanwhile, requeued twice, or gone)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status.in_(UNDELIVERED))
+        .values(status=PENDING, not_before=now, attempts=0, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1

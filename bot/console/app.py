@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.assistant import Assistant
 from actions.i18n import LANGS
 from actions.suggest import Suggestion, suggest
+from storage import outbox
 from storage.applications import (
     TRANSITIONS,
     Application,
@@ -50,6 +51,7 @@ from storage.applications import (
     InvalidTransition,
 )
 from storage.handoffs import Handoffs, HandoffView, aware
+from storage.models import utcnow
 from storage.staff import Agent, StaffDirectory
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ CSRF_HEADER = "X-CSRF-Token"
 MAX_QUESTION = 1000  # characters of a caller's question
 APPLICATIONS_SHOWN = 100
 HANDOFFS_SHOWN = 100
+OUTBOX_SHOWN = 50
+OUTBOX_EXCERPT = 160
 # Served files: name -> (content type, needs a session)
 _FILES = {
     "console.css": ("text/css", False),
@@ -425,6 +429,21 @@ def _app_row(console: Console, lang: str, app: Application) -> Safe:
     )
 
 
+def _outbox_row(console: Console, lang: str, m: outbox.OutboxMessage) -> Safe:
+    excerpt = m.text if len(m.text) <= OUTBOX_EXCERPT else m.text[: OUTBOX_EXCERPT - 1] + "…"
+    button = Safe(
+        f'<button type="button" class="resend" data-id="{m.id}">'
+        f"{esc(console.t(lang, 'console-outbox-resend'))}</button>"
+        '<span class="result" aria-live="polite"></span>'
+    )
+    return Safe(
+        f'<tr data-id="{m.id}"><td>{esc(console.local(aware(m.created_at)))}</td>'
+        f"<td>{m.chat_id}</td><td>{esc(excerpt)}</td>"
+        f'<td class="status">{esc(console.t(lang, f"console-outbox-{m.status}"))}</td>'
+        f"<td>{button}</td></tr>"
+    )
+
+
 def _empty_row(text: str, columns: int) -> Safe:
     return Safe(f'<tr><td colspan="{columns}" class="muted">{esc(text)}</td></tr>')
 
@@ -454,6 +473,13 @@ async def index(request: web.Request) -> web.StreamResponse:
         join(_app_row(console, lang, a) for a in apps)
         if apps
         else _empty_row(t(lang, "console-apps-empty"), 7)
+    )
+    async with console.handoffs.sessions() as session:
+        undelivered = await outbox.undelivered(session, OUTBOX_SHOWN)
+    outbox_rows = (
+        join(_outbox_row(console, lang, m) for m in undelivered)
+        if undelivered
+        else _empty_row(t(lang, "console-outbox-empty"), 5)
     )
     status_options = [Safe(f'<option value="">{esc(t(lang, "console-apps-all"))}</option>')]
     for s in TRANSITIONS:
@@ -519,6 +545,21 @@ async def index(request: web.Request) -> web.StreamResponse:
             ),
         ),
         app_rows=app_rows,
+        outbox_title=t(lang, "console-outbox-title"),
+        outbox_hint=t(lang, "console-outbox-hint"),
+        outbox_url=_base(request) + "api/outbox",
+        outbox_head=_head(
+            console,
+            lang,
+            (
+                "console-outbox-col-created",
+                "console-outbox-col-chat",
+                "console-outbox-col-text",
+                "console-outbox-col-state",
+                "console-outbox-col-action",
+            ),
+        ),
+        outbox_rows=outbox_rows,
         strings_json=_json_for_script(strings),
     )
     return web.Response(text=body, content_type="text/html")
@@ -647,6 +688,30 @@ async def api_change_status(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def api_outbox_resend(request: web.Request) -> web.StreamResponse:
+    """Send an undelivered notification once more (staff judged it missing)."""
+    console = _console(request)
+    lang = _lang(request)
+    agent = _agent(request)
+    assert agent is not None
+    try:
+        row_id = int(request.match_info["id"])
+    except ValueError:
+        return _error(404, console.t(lang, "console-error-not-found"))
+    async with console.handoffs.sessions() as session, session.begin():
+        requeued = await outbox.send_again(session, row_id, utcnow())
+    if not requeued:
+        return _error(409, console.t(lang, "console-outbox-not-undelivered"))
+    log.info("outbox %s requeued by console:%s", row_id, agent.login)
+    return web.json_response(
+        {
+            "id": row_id,
+            "status_label": console.t(lang, "console-outbox-pending"),
+            "message": console.t(lang, "console-outbox-requeued"),
+        }
+    )
+
+
 # -- building and serving ------------------------------------------------------------------
 def console_app(
     assistant: Assistant,
@@ -674,6 +739,7 @@ def console_app(
     r.add_post("/api/suggest", api_suggest, name="api_suggest")
     r.add_get("/api/handoffs", api_handoffs, name="api_handoffs")
     r.add_post("/api/applications/{number}/status", api_change_status, name="api_change_status")
+    r.add_post("/api/outbox/{id}/resend", api_outbox_resend, name="api_outbox_resend")
     return app
 
 

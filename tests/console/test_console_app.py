@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from actions.i18n import Translator
 from bot.console.app import LoginThrottle, render
 from storage import outbox
+from storage.models import utcnow
 from tests.console.conftest import LOGIN, ConsoleWorld, console_root, csrf_of, log_in
 
 T = Translator()
@@ -175,3 +178,44 @@ def test_output_is_escaped() -> None:
     )
     assert "<script>" not in row and "&lt;script&gt;" in row
     assert "&quot;&#x27;" in row and "&amp;" in row
+
+
+async def test_undelivered_notifications_can_be_sent_again(
+    client: Client, world: ConsoleWorld
+) -> None:
+    """A notification the bot was sending when it died (delivery unknown) is
+    listed for staff, who can send it once more; a sent one is not listed."""
+    async with world.sessions() as session, session.begin():
+        lost = await outbox.enqueue(session, 7001, "Өтініш DUP-2026-00042 дайын", key="t:lost")
+        sent = await outbox.enqueue(session, 7002, "Заявление готово к выдаче", key="t:sent")
+        assert lost is not None and sent is not None
+        now = utcnow()
+        assert await outbox.claim(session, lost, "w1", now - timedelta(minutes=5), timedelta(1))
+        assert await outbox.claim(session, sent, "w1", now, timedelta(minutes=2))
+        assert await outbox.mark_sent(session, sent, "w1", now, 99)
+    async with world.sessions() as session, session.begin():
+        # The sender vanished mid-send: its lease ran out.
+        assert await outbox.expire_leases(session, now + timedelta(days=2)) == 1
+
+    _, page = await log_in(client)
+    assert T("kk", "console-outbox-title") in page
+    assert "Өтініш DUP-2026-00042 дайын" in page and T("kk", "console-outbox-unknown") in page
+    assert "Заявление готово к выдаче" not in page
+    assert f'class="resend" data-id="{lost}"' in page
+
+    url = f"/console/api/outbox/{lost}/resend"
+    assert (await client.post(url)).status == 403  # no CSRF token
+    headers = {"X-CSRF-Token": csrf_of(page)}
+    resp = await client.post(url, headers=headers)
+    assert resp.status == 200
+    assert (await resp.json())["message"] == T("kk", "console-outbox-requeued")
+    async with world.sessions() as session:
+        counts = await outbox.count_by_status(session)
+    assert counts.get("pending") == 1 and "unknown" not in counts
+    # Twice is once: the second press is refused, nothing is queued again.
+    resp = await client.post(url, headers=headers)
+    assert resp.status == 409
+    resp = await client.post(f"/console/api/outbox/{sent}/resend", headers=headers)
+    assert resp.status == 409
+    page = await (await client.get("/console/")).text()
+    assert T("kk", "console-outbox-empty") in page

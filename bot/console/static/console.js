@@ -136,6 +136,25 @@
     result.textContent = d.message;
   });
 
+  // -- notifications that may not have arrived: send again ------------------------------
+  document.getElementById("outbox-rows").addEventListener("click", async (ev) => {
+    const button = ev.target.closest("button.resend");
+    if (!button) return;
+    button.disabled = true;
+    const result = button.parentElement.querySelector(".result");
+    const res = await post(urls.outboxUrl + "/" + encodeURIComponent(button.dataset.id) + "/resend", {});
+    if (!res.ok) {
+      result.className = "result error";
+      result.textContent = res.data.message || S.error;
+      button.disabled = false;
+      return;
+    }
+    button.closest("tr").querySelector(".status").textContent = res.data.status_label;
+    result.className = "result ok";
+    result.textContent = res.data.message;
+    button.remove();
+  });
+
   // -- open hand-offs, refreshed ---------------------------------------------------------
   async function refreshHandoffs() {
     let data;
