@@ -83,7 +83,8 @@ class StaffCommands:
                 lang,
                 "staff-app-list-line",
                 number=a.number,
-                status=a.status,
+                # The word, and the code /setstatus takes.
+                status=f"{t(lang, f'intake-status-{a.status}')} ({a.status})",
                 due=a.due_date.strftime("%d.%m.%Y"),
                 channel=t(lang, f"channel-{a.channel}"),
             )

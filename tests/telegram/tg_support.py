@@ -140,7 +140,12 @@ def bot_env(
 
 
 async def start_bot(
-    fake: FakeTelegram, env: dict[str, str], log_path: Path, *, ready: str = "getUpdates"
+    fake: FakeTelegram,
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    ready: str = "getUpdates",
+    timeout: float = 60,
 ) -> BotProcess:
     """Start `python -m bot`; return once it polls (or registered its webhook)."""
     mark = fake.mark()
@@ -154,7 +159,7 @@ async def start_bot(
             stdin=subprocess.DEVNULL,
         )
     proc = BotProcess(process, log_path, env["BOT_TOKEN"], env.get("WEBHOOK_URL"))
-    deadline = asyncio.get_running_loop().time() + 60
+    deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"bot exited with {process.returncode}:\n{proc.log()[-3000:]}")
