@@ -6,6 +6,10 @@
   them; number, status and dates stay for staff statistics.
 - Hand-offs: closed (or failed) hand-offs and the staff-chat message ids
   that tie citizens to them are deleted `handoff_days` after closing.
+- Bookings: a booking and its reminders are deleted `booking_days` after
+  its time (who came when is of no use later; the day lists are printed).
+- Staff topics: the mapping citizen -> staff-chat topic goes with the
+  citizen's last hand-off (`handoff_days` after it closed).
 - Outbox: notifications that were sent, failed or whose delivery is unknown
   are deleted `outbox_days` after they were written (their text may carry a
   name, a place, a reason). Pending rows are never touched.
@@ -19,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,11 +34,13 @@ from storage.applications import (
     Application,
     forget_applications,
 )
-from storage.handoffs import CLOSED, FAILED, Handoff, HandoffMessage
+from storage.booking import Booking, BookingReminder
+from storage.handoffs import CLOSED, FAILED, Handoff, HandoffMessage, StaffTopic
 
 APPLICATION_DAYS = 365
 HANDOFF_DAYS = 30
 OUTBOX_DAYS = 30
+BOOKING_DAYS = 90
 FINAL_STATUSES = (ISSUED, REJECTED)
 BATCH = 500  # applications blanked per statement (PostgreSQL's parameter limit is far)
 
@@ -50,14 +56,17 @@ async def purge_expired(
     days: int = APPLICATION_DAYS,
     handoff_days: int = HANDOFF_DAYS,
     outbox_days: int = OUTBOX_DAYS,
+    booking_days: int = BOOKING_DAYS,
 ) -> dict[str, int]:
     """Remove personal data past its retention period; how many of each:
-    {"applications", "handoffs", "handoff_messages", "outbox"}."""
+    {"applications", "handoffs", "handoff_messages", "staff_topics",
+    "bookings", "outbox"}."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     app_cutoff = now - timedelta(days=days)
     handoff_cutoff = now - timedelta(days=handoff_days)
     outbox_cutoff = now - timedelta(days=outbox_days)
+    booking_cutoff = now - timedelta(days=booking_days)
     async with sessions() as session, session.begin():
         ids = list(
             (
@@ -87,6 +96,25 @@ async def purge_expired(
             .where(Handoff.status.in_((CLOSED, FAILED)), Handoff.closed_at < handoff_cutoff)
             .execution_options(synchronize_session=False)
         )
+        topics = await session.execute(
+            delete(StaffTopic)
+            .where(
+                StaffTopic.created_at < handoff_cutoff,
+                ~exists().where(Handoff.user_id == StaffTopic.user_id),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        old_bookings = select(Booking.id).where(Booking.starts_at < booking_cutoff)
+        await session.execute(
+            delete(BookingReminder)
+            .where(BookingReminder.booking_id.in_(old_bookings))
+            .execution_options(synchronize_session=False)
+        )
+        bookings = await session.execute(
+            delete(Booking)
+            .where(Booking.starts_at < booking_cutoff)
+            .execution_options(synchronize_session=False)
+        )
         notices = await session.execute(
             delete(outbox.OutboxMessage)
             .where(
@@ -99,5 +127,7 @@ async def purge_expired(
             "applications": forgotten,
             "handoffs": _rowcount(handoffs),
             "handoff_messages": _rowcount(messages),
+            "staff_topics": _rowcount(topics),
+            "bookings": _rowcount(bookings),
             "outbox": _rowcount(notices),
         }

@@ -23,8 +23,9 @@ from storage.applications import (
     ApplicationHandoff,
     Applications,
 )
+from storage.booking import Booking, BookingReminder
 from storage.db import create_schema, make_engine, make_sessionmaker
-from storage.handoffs import CLOSED, OPEN, Handoff, HandoffMessage
+from storage.handoffs import CLOSED, OPEN, Handoff, HandoffMessage, StaffTopic
 from storage.retention import purge_expired
 from tests.applications.support import make_iin
 
@@ -124,6 +125,37 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
                 .where(outbox.OutboxMessage.id == row_id)
                 .values(status=status, created_at=NOW - timedelta(days=age))
             )
+        # Staff topics: 2001's last hand-off goes (40 days), 2002's stays, 2009 is new.
+        for user, age in ((2001, 41), (2002, 41), (2009, 5)):
+            session.add(
+                StaffTopic(
+                    staff_chat_id=-100,
+                    user_id=user,
+                    thread_id=user,
+                    created_at=NOW - timedelta(days=age),
+                )
+            )
+        # Bookings: one 100 days ago (with its reminder), one 10 days ago.
+        for n, age in ((1, 100), (2, 10)):
+            booking = Booking(
+                code=f"OLD{n}",
+                user_id=4000 + n,
+                service="duplicate",
+                office_id="ast-psc1",
+                starts_at=NOW - timedelta(days=age),
+                window_no=1,
+                status="done",
+                lang="ru",
+            )
+            session.add(booking)
+            await session.flush()
+            session.add(
+                BookingReminder(
+                    booking_id=booking.id,
+                    minutes_before=60,
+                    due_at=booking.starts_at - timedelta(hours=1),
+                )
+            )
     return numbers
 
 
@@ -132,7 +164,14 @@ async def test_purge_removes_what_is_past_its_period_and_nothing_else(
 ) -> None:
     numbers = await seed(db)
     removed = await purge_expired(db, NOW, days=365)
-    assert removed == {"applications": 2, "handoffs": 1, "handoff_messages": 1, "outbox": 1}
+    assert removed == {
+        "applications": 2,
+        "handoffs": 1,
+        "handoff_messages": 1,
+        "staff_topics": 1,
+        "bookings": 1,
+        "outbox": 1,
+    }
 
     async with db() as session:
         apps = {a.number: a for a in (await session.scalars(select(Application))).all()}
@@ -162,14 +201,28 @@ async def test_purge_removes_what_is_past_its_period_and_nothing_else(
         assert handoffs == [2002, 2003]
         kept = sorted(m.message_id for m in await session.scalars(select(HandoffMessage)))
         assert kept == [2, 3]
+        topics = sorted(t.user_id for t in await session.scalars(select(StaffTopic)))
+        assert topics == [2002, 2009]
+        assert [b.code for b in await session.scalars(select(Booking))] == ["OLD2"]
+        reminders = (await session.scalars(select(BookingReminder))).all()
+        assert len(reminders) == 1
         keys = [r.dedupe_key or "" for r in await session.scalars(select(outbox.OutboxMessage))]
         # (the status notices of the seeded applications are pending: kept)
         assert sorted(k for k in keys if not k.startswith("app:")) == ["b", "c"]
 
     # A second pass finds nothing more; a shorter period takes the recent ones too.
     assert set((await purge_expired(db, NOW, days=365)).values()) == {0}
-    again = await purge_expired(db, NOW, days=30, handoff_days=5, outbox_days=5)
-    assert again == {"applications": 1, "handoffs": 1, "handoff_messages": 1, "outbox": 1}
+    again = await purge_expired(
+        db, NOW, days=30, handoff_days=5, outbox_days=5, booking_days=5
+    )
+    assert again == {
+        "applications": 1,
+        "handoffs": 1,
+        "handoff_messages": 1,
+        "staff_topics": 1,  # 2002's, with its hand-off; 2009's topic is only 5 days old
+        "bookings": 1,
+        "outbox": 1,
+    }
 
 
 async def test_the_daily_job_runs_and_stops(db: async_sessionmaker[AsyncSession]) -> None:
