@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     # Drivers log SQL with its parameters at DEBUG: names and phones would
-    # reach the log. Keep them at INFO whatever the root level.
+    # reach the log; SQLAlchemy logs every statement at INFO (half the log,
+    # and CPU, under load). Warnings and errors only, whatever the root level.
     for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.cmd == "chat" or settings.bot_token is None:
         asyncio.run(_chat(settings, jsonl=getattr(args, "jsonl", False)))
         return 0

@@ -10,8 +10,6 @@ left for the hand-off is offered again, as when a person closes it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from aiogram.exceptions import TelegramAPIError
 from actions.assistant import Assistant
 from actions.handoff import NAME, back_buttons, restore
 from bot.keyboards import buttons_to_json
+from bot.periodic import PeriodicJob
 from storage.handoffs import Handoffs, HandoffView
 from storage.models import utcnow
 
@@ -30,7 +29,9 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 600.0  # seconds between passes
 
 
-class IdleHandoffs:
+class IdleHandoffs(PeriodicJob):
+    name = "handoff-idle"
+
     def __init__(
         self,
         assistant: Assistant,
@@ -42,15 +43,13 @@ class IdleHandoffs:
         interval: float = CHECK_EVERY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__(interval)
         self.assistant = assistant
         self.handoffs = handoffs
         self.bot = bot
         self.idle = timedelta(hours=idle_hours)
         self.staff_lang = staff_lang
-        self.interval = interval
         self.clock = clock
-        self._stopped = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         """One pass; the number of hand-offs closed."""
@@ -84,23 +83,3 @@ class IdleHandoffs:
             except TelegramAPIError:
                 log.warning("hand-off %s: idle close not announced to staff", handoff.id)
         return True
-
-    def start(self) -> asyncio.Task[None]:
-        self._stopped.clear()
-        self._task = asyncio.create_task(self.run(), name="handoff-idle")
-        return self._task
-
-    async def stop(self) -> None:
-        self._stopped.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # the database may be down for a while: try next time
-                log.warning("idle hand-off pass failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self.interval)

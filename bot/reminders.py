@@ -14,8 +14,6 @@ reminder is sent; the visit having started, none is.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -27,6 +25,7 @@ from actions.booking.texts import reminder_text
 from actions.events import Button
 from actions.i18n import Translator
 from bot.keyboards import buttons_to_json
+from bot.periodic import PeriodicJob
 from storage import booking as bookings
 from storage import outbox
 from storage.models import utcnow
@@ -34,7 +33,9 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 
-class ReminderLoop:
+class ReminderLoop(PeriodicJob):
+    name = "booking-reminders"
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -46,39 +47,18 @@ class ReminderLoop:
         interval: float = 30.0,
         batch: int = 200,
     ) -> None:
+        super().__init__(interval)
         self.sessions = sessions
         self.t = translator
         self.offices = offices
         self.tz = tz
         self.clock = clock
-        self.interval = interval
         self.batch = batch
         self.queued = 0
-        self._stop = asyncio.Event()
         self._full_batch = False
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> asyncio.Task[None]:
-        self._stop.clear()
-        self._task = asyncio.create_task(self.run(), name="booking-reminders")
-        return self._task
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # the loop outlives a database hiccup; next pass retries
-                log.exception("booking reminders: pass failed")
-            if self._full_batch:
-                continue  # more are due (many visits at one hour): no pause
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+    def more_due(self) -> bool:
+        return self._full_batch  # more are due (many visits at one hour): no pause
 
     async def run_once(self) -> int:
         """One pass; return how many reminders were put in the outbox."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +65,11 @@ ESCAPE_INTENTS = frozenset(
     }
 )  # not switch_language: "Русский язык и литература" is a specialty
 ESCAPE_CONFIDENCE = 0.9
+# "Иванов Пётр Сергеевич", "Жұмабаева Әсел Серікқызы": two to five capitalised
+# words is a name, whatever a classifier makes of it; never a request.
+_CAP = "A-ZА-ЯЁӘҒҚҢӨҰҮҺІ"
+_LOW = "a-zа-яёәғқңөұүһі"
+_NAME_RE = re.compile(rf"[{_CAP}][{_LOW}'’-]+(?:\s+[{_CAP}][{_LOW}'’-]+){{1,4}}")
 ESCAPE_MAX_LEN = 80
 
 
@@ -176,7 +182,11 @@ class ApplicationFlow:
             if picked is None:
                 return self._show(ctx, form, ctx.t(ctx.lang, "intake-err-pick"))
             return self._accept(ctx, form, picked)
-        if step.kind in _TEXT_KINDS and await self._is_request(text):
+        if (
+            step.kind in _TEXT_KINDS
+            and not (step.kind == "name" and _NAME_RE.fullmatch(text.strip()))
+            and await self._is_request(text)
+        ):
             return None  # the assistant answers; the form waits at this step
         try:
             value = check(step, text, ctx.clock().date())
