@@ -23,9 +23,12 @@ from urllib.parse import urlsplit
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.exceptions import TelegramAPIError
-from aiogram.methods import TelegramMethod
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
@@ -34,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.assistant import Assistant
 from bot.app import App, build_app
 from bot.console import console_site, mount_console
-from bot.dedupe import RedisClaims
+from bot.dedupe import Busy, RedisClaims
 from bot.dispatcher import ALLOWED_UPDATES, Shared, build_dispatcher, set_bot_commands
 from bot.handlers.staff_relay import attach_desk
 from bot.handoff_idle import IdleHandoffs
@@ -232,26 +235,291 @@ async def run_telegram(settings: Settings) -> None:
             await bot.session.close()
 
 
+# -- long polling: at least once -------------------------------------------------
+POLL_TIMEOUT = 10  # seconds a getUpdates waits for news (aiogram's default)
+SKIP_WAIT = 0.3  # seconds between polls when all Telegram returns is still in hand
+BUSY_RETRY = 1.0  # seconds between looks at an update another process is handling
+HOLD_LIMIT = 30.0  # an update in hand longer than this no longer holds the offset back
+
+
+class Poller:
+    """getUpdates, each update handled in a task of its own (at most
+    `concurrency` at once), and an offset that confirms an update to
+    Telegram only once it was handled: the offset sent is the smallest id
+    still in hand, or the last seen + 1 when none is. A process killed
+    mid-update therefore gets it back when it restarts (and the two-stage
+    de-duplication, bot/middlewares/dedupe.py, hands it over once the dead
+    process's lease lapsed).
+
+    While an update is in hand Telegram returns it (and everything after
+    it) at once to every poll: those in hand here are skipped, and when
+    nothing new came the next poll waits for one of them to finish, or
+    SKIP_WAIT. An update another process is handling (`Busy`) is tried
+    again every BUSY_RETRY (or when its lease runs out, if sooner). One
+    in hand longer than HOLD_LIMIT stops holding the offset back (a stuck
+    handler must not stall everyone behind a full batch)."""
+
+    def __init__(
+        self,
+        dp: Dispatcher,
+        bot: Bot,
+        *,
+        allowed_updates: list[str] | None = None,
+        concurrency: int = POLLING_CONCURRENCY,
+        timeout: int = POLL_TIMEOUT,
+        skip_wait: float = SKIP_WAIT,
+        busy_retry: float = BUSY_RETRY,
+        hold_limit: float = HOLD_LIMIT,
+        backoff: BackoffConfig = DEFAULT_BACKOFF_CONFIG,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.dp = dp
+        self.bot = bot
+        self.allowed_updates = allowed_updates
+        self.timeout = timeout
+        self.skip_wait = skip_wait
+        self.busy_retry = busy_retry
+        self.hold_limit = hold_limit
+        self.backoff = backoff
+        self.data = data or {}  # for the handlers, as start_polling's workflow data
+        self.in_hand: dict[int, float] = {}  # update id -> since (monotonic)
+        self.busy: dict[int, tuple[float, float]] = {}  # id -> (first seen, retry at)
+        self.finished: set[int] = set()  # handled here, maybe not confirmed yet
+        self.abandoned: set[int] = set()  # cut off at shutdown: never confirmed
+        self.last_seen: int | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._clock = asyncio.get_running_loop().time
+
+    # -- the offset ---------------------------------------------------------------
+    def offset(self) -> int | None:
+        now = self._clock()
+        held = [i for i, since in self.in_hand.items() if now - since < self.hold_limit]
+        held += [i for i, (since, _) in self.busy.items() if now - since < self.hold_limit]
+        held += self.abandoned
+        if held:
+            return min(held)
+        return None if self.last_seen is None else self.last_seen + 1
+
+    # -- running ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Until `stopping` is set; then the updates in hand are left running
+        (see `drain`)."""
+        backoff = Backoff(self.backoff)
+        failed = False
+        kwargs: dict[str, Any] = {}
+        if self.bot.session.timeout:
+            kwargs["request_timeout"] = int(self.bot.session.timeout + self.timeout)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                offset = self.offset()
+                request = GetUpdates(
+                    offset=offset, timeout=self.timeout, allowed_updates=self.allowed_updates
+                )
+                self._changed.clear()
+                polling = asyncio.ensure_future(self.bot(request, **kwargs))
+                await asyncio.wait({polling, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not polling.done():
+                    polling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await polling
+                    break
+                try:
+                    updates = polling.result()
+                except Exception as exc:  # Telegram or the network: later, again
+                    failed = True
+                    log.error("getUpdates failed: %s: %s", type(exc).__name__, exc)
+                    await self._pause(next(backoff))
+                    continue
+                if failed:
+                    log.info("getUpdates works again")
+                    backoff.reset()
+                    failed = False
+                if offset is not None:  # confirmed below `offset`
+                    self.finished = {i for i in self.finished if i >= offset}
+                started = await self._start(updates)
+                if updates and not started and not self.stopping.is_set():
+                    # Nothing new: not again at once (Telegram would answer at once).
+                    await self._pause(self.skip_wait, wake=self._changed)
+        finally:
+            stop.cancel()
+
+    async def _start(self, updates: list[Update]) -> int:
+        started = 0
+        for update in updates:
+            uid = update.update_id
+            if self.last_seen is None or uid > self.last_seen:
+                self.last_seen = uid
+            if uid in self.in_hand or uid in self.finished:
+                continue
+            retry = self.busy.get(uid)
+            if retry is not None and retry[1] > self._clock():
+                continue
+            await self._slots.acquire()
+            self.in_hand[uid] = self._clock()
+            task = asyncio.create_task(self._handle(update), name=f"update-{uid}")
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            started += 1
+        return started
+
+    async def _handle(self, update: Update) -> None:
+        uid = update.update_id
+        result: Any = None
+        try:
+            result = await self.dp.feed_update(self.bot, update, **self.data)
+            if isinstance(result, TelegramMethod):
+                await self.dp.silent_call_request(bot=self.bot, result=result)
+        except asyncio.CancelledError:
+            self.abandoned.add(uid)
+            raise
+        except Exception:
+            # Handled, badly (aiogram's poller counts it handled too): logged, confirmed.
+            log.exception("update %s failed", uid)
+        finally:
+            self._slots.release()
+            self.in_hand.pop(uid, None)
+            self._changed.set()
+        if isinstance(result, Busy):
+            now = self._clock()
+            first = self.busy.get(uid, (now, now))[0]
+            wait = min(self.busy_retry, max(result.retry_after, 0.05))
+            self.busy[uid] = (first, now + wait)
+        else:
+            self.busy.pop(uid, None)
+            self.finished.add(uid)
+
+    async def _pause(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        waits = [asyncio.ensure_future(self.stopping.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to `grace` for the updates in hand; cancel the rest (not
+        confirmed: Telegram hands them to the next process)."""
+        pending = set(self.tasks)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return not pending
+
+    async def confirm(self) -> None:
+        """Tell Telegram what was handled (the next process starts after it)."""
+        offset = self.offset()
+        if offset is None:
+            return
+        try:
+            await self.bot.get_updates(offset=offset, limit=1, timeout=0)
+        except TelegramAPIError:
+            log.warning("handled updates not confirmed", exc_info=True)
+
+
 async def poll(dp: Dispatcher, bot: Bot, shared: Shared) -> None:
+    """Long polling until SIGTERM / SIGINT, then the updates in hand get
+    SHUTDOWN_GRACE to finish and what was handled is confirmed. aiogram's
+    `start_polling` is not used: it confirms an update as soon as it starts
+    handling it, so one the process dies in the middle of is lost."""
     log.info("long polling %s", "Telegram" if bot.session.api is PRODUCTION else "a custom Bot API")
     # getUpdates is refused while a webhook is set.
     await bot.delete_webhook(drop_pending_updates=False)
-    await dp.start_polling(
+    workflow = {"dispatcher": dp, "bots": (bot,), **dp.workflow_data}
+    workflow.pop("bot", None)
+    poller = Poller(
+        dp,
         bot,
         allowed_updates=ALLOWED_UPDATES,
-        close_bot_session=False,
-        tasks_concurrency_limit=POLLING_CONCURRENCY,
+        concurrency=POLLING_CONCURRENCY,
+        data=workflow,
     )
-    if not await shared.in_flight.drained(SHUTDOWN_GRACE):
-        log.warning("stopping with %d updates still in hand", shared.in_flight.count)
-    last = shared.in_flight.last_update_id
-    if last is not None:
-        # Confirm what was handled, or Telegram hands it to the next poller
-        # again (harmless with Redis de-duplication, a repeat without it).
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def stop(sig: signal.Signals) -> None:
+        log.warning("received %s: stopping", sig.name)
+        poller.stopping.set()
+
+    for sig in signals:
+        loop.add_signal_handler(sig, stop, sig)
+    await dp.emit_startup(bot=bot, **workflow)
+    try:
+        log.info("polling for updates")
+        await poller.run()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         try:
-            await bot.get_updates(offset=last + 1, limit=1, timeout=0)
-        except TelegramAPIError:
-            log.warning("handled updates not confirmed", exc_info=True)
+            if not await poller.drain(SHUTDOWN_GRACE):
+                log.warning("stopped with updates still in hand: they are not confirmed")
+            if not await shared.in_flight.drained(1.0):
+                log.warning("stopping with %d updates still in hand", shared.in_flight.count)
+            await poller.confirm()
+        finally:
+            await dp.emit_shutdown(bot=bot, **workflow)
+
+
+WEBHOOK_ANSWER_WITHIN = 50.0  # seconds; Telegram gives a webhook about 60
+
+
+class AnswerWhenHandled(SimpleRequestHandler):
+    """Answers Telegram once the update was handled, not on arrival: a
+    worker that dies mid-update never answered, so Telegram delivers the
+    update again (to this or another worker, which takes it over when the
+    dead one's handling lease lapsed). An update another worker is handling
+    gets a 503: Telegram tries it again later. One whose handling outlasts
+    WEBHOOK_ANSWER_WITHIN is answered 200 and finishes in the background
+    (or Telegram would send it again meanwhile)."""
+
+    def __init__(self, dp: Dispatcher, bot: Bot, *, secret_token: str, **data: Any) -> None:
+        super().__init__(dp, bot, handle_in_background=False, secret_token=secret_token, **data)
+        self._late: set[asyncio.Task[Any]] = set()
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        raw = await request.json(loads=bot.session.json_loads)
+        update = Update.model_validate(raw, context={"bot": bot})
+        task = asyncio.ensure_future(self.dispatcher.feed_update(bot, update, **self.data))
+        done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_WITHIN)
+        if not done:
+            log.warning("update %s: slow, answered before it was handled", update.update_id)
+            self._late.add(task)
+            task.add_done_callback(self._late_done)
+            return web.json_response({})
+        try:
+            result = task.result()
+        except Exception:
+            # Handled, badly (its claim says done): a redelivery would be dropped.
+            log.exception("update %s failed", update.update_id)
+            return web.json_response({})
+        if isinstance(result, Busy):
+            return web.json_response(
+                {"ok": False, "description": "being handled elsewhere"},
+                status=503,
+                headers={"Retry-After": str(max(1, round(result.retry_after)))},
+            )
+        if isinstance(result, TelegramMethod):
+            return web.Response(body=self._build_response_writer(bot=bot, result=result))
+        return web.json_response({})
+
+    def _late_done(self, task: asyncio.Task[Any]) -> None:
+        self._late.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a slow update failed", exc_info=task.exception())
+            return
+        result = None if task.cancelled() else task.result()
+        if isinstance(result, TelegramMethod):
+            late = asyncio.ensure_future(self.dispatcher.silent_call_request(self.bot, result))
+            self._late.add(late)
+            late.add_done_callback(self._late.discard)
 
 
 async def serve_webhook(
@@ -270,9 +538,7 @@ async def serve_webhook(
 
     app = web.Application()
     # Telegram's secret header is checked by the handler (401 without it).
-    SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=True).register(
-        app, path=path
-    )
+    AnswerWhenHandled(dp, bot, secret_token=secret).register(app, path=path)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"ok": True, "in_flight": shared.in_flight.count})

@@ -11,7 +11,10 @@ Two levels:
   FIFO order, so updates of one user run in the order this worker received
   them;
 * when Redis is configured, a Redis lock per user as well, so two workers
-  never handle the same user's updates at the same time.
+  never handle the same user's updates at the same time. Its lease is
+  short (LOCK_TTL) and renewed while the update is handled, so the lock of
+  a process that died (SIGKILL, OOM) frees itself within LOCK_TTL instead
+  of holding that citizen's next update up to `wait`.
 
 The middleware also counts updates in flight so that shutdown can wait for
 them instead of cutting a reply in half.
@@ -28,7 +31,13 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
+from bot.dedupe import Renewals
+
 log = logging.getLogger(__name__)
+
+# The Redis lock's lease: renewed every third of it while the update is in
+# hand; it lapses this long after its holder died.
+LOCK_TTL = 10.0
 
 
 class UserLocks:
@@ -39,7 +48,7 @@ class UserLocks:
         redis: Any = None,
         prefix: str = "tg:",
         *,
-        lock_ttl: float = 60.0,
+        lock_ttl: float = LOCK_TTL,
         wait: float = 30.0,
     ) -> None:
         self.redis = redis
@@ -47,6 +56,7 @@ class UserLocks:
         self.lock_ttl = lock_ttl
         self.wait = wait
         self._local: dict[int, tuple[asyncio.Lock, int]] = {}
+        self.renewals = Renewals(lock_ttl / 3)
 
     @contextlib.asynccontextmanager
     async def hold(self, user_id: int) -> AsyncIterator[None]:
@@ -83,14 +93,25 @@ class UserLocks:
         if not acquired:
             # Better an answer out of order than no answer: go on unlocked.
             log.warning("user lock not acquired within %.0f s; handling anyway", self.wait)
+
+        async def renew() -> None:
+            # The full lock_ttl again, if still ours (else released meanwhile,
+            # or lapsed: the warning comes at release).
+            with contextlib.suppress(LockError):
+                await lock.reacquire()
+
         try:
-            yield
+            if acquired:
+                with self.renewals.keep(renew):
+                    yield
+            else:
+                yield
         finally:
             if acquired:
                 try:
                     await lock.release()
                 except LockError:
-                    # It expired (the update took longer than lock_ttl); nothing to free.
+                    # It lapsed (not renewed for lock_ttl: Redis or the loop stalled).
                     log.warning("user lock expired before release")
                 except RedisError:
                     # Not freed now, it frees itself after lock_ttl; the reply is out.
