@@ -22,6 +22,12 @@ class Translator:
             lang: FluentLocalization([lang], resources, loader, use_isolating=False)
             for lang in LANGS
         }
+        # Fluent loads a language's files lazily, through a generator, on the
+        # first message asked for: two threads doing that at once (PDFs are
+        # rendered in worker threads) fail with "generator already executing".
+        # Asking for a key that is nowhere loads every file now, in one thread.
+        for l10n in self._l10n.values():
+            l10n.format_value("-load-every-file-")
 
     def __call__(self, lang: str, key: str, **args: Any) -> str:
         l10n = self._l10n.get(lang) or self._l10n["kk"]

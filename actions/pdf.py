@@ -178,3 +178,29 @@ def render_application(
     pdf.ln(10)
     pdf.multi_cell(0, 4, t(lang, "intake-pdf-footer"), align="L")
     return bytes(pdf.output())
+
+
+def warm_up(form: ApplicationForm, t: Translator, standard_title: str) -> bool:
+    """Render one sample form in each language, so that the fonts are loaded
+    before the first citizen confirms (their PDF is then as fast as the rest,
+    and the process's memory does not step up under load). False without a font."""
+    sample = FilledForm(
+        number="DUP-0000-00000",
+        university_head_name="Үлгі Үлгі Үлгіұлы",
+        specialty="Үлгі",
+        university="Үлгі",
+        graduation_year=2000,
+        applicant_name="Образец Образец Образцович",
+        iin="000000000000",
+        phone="+70000000000",
+        university_new=None,
+        reason="lost",
+        requested="diploma",
+        submitted=date(2000, 1, 1),
+    )
+    try:
+        for lang in ("kk", "ru"):
+            render_application(form, sample, lang, t, standard_title)
+    except FontMissing:
+        return False
+    return True

@@ -34,6 +34,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from actions import pdf
 from actions.assistant import Assistant
 from bot.app import App, build_app
 from bot.console import console_site, mount_console
@@ -197,6 +198,10 @@ async def run_telegram(settings: Settings) -> None:
     token = settings.bot_token.get_secret_value()
     install_redaction(token)
     async with build_app(settings) as app, redis_of(app, settings) as redis:
+        kb = app.assistant.kb
+        title = kb.standard_title(kb.form.standard, "kk")
+        if not await asyncio.to_thread(pdf.warm_up, kb.form, app.assistant.t, title):
+            log.warning("no font for application PDFs: set PDF_FONT")
         bot = make_bot(token, settings.telegram_api_url)
         try:
             me = await bot.me()
