@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     # Drivers log SQL with its parameters at DEBUG: names and phones would
     # reach the log; SQLAlchemy logs every statement at INFO (half the log,
     # and CPU, under load). Warnings and errors only, whatever the root level.
-    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+    # fontTools logs some forty lines per PDF at INFO.
+    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.cmd == "chat" or settings.bot_token is None:
         asyncio.run(_chat(settings, jsonl=getattr(args, "jsonl", False)))

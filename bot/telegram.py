@@ -136,14 +136,19 @@ def make_bot(token: str, api_url: str | None = None, retry: RetryPolicy | None =
     return Bot(token, session=session)
 
 
-def make_shared(redis: Any, prefix: str) -> Shared:
-    """Redis-backed when Redis is configured, process memory otherwise."""
+def make_shared(redis: Any, prefix: str, *, shared_locks: bool = True) -> Shared:
+    """Redis-backed when Redis is configured, process memory otherwise.
+
+    `shared_locks=False` keeps the per-citizen order lock in the process:
+    right for long polling, where Telegram hands updates to one poller only
+    (a second gets 409 Conflict), and two Redis round trips cheaper an update.
+    Webhook workers share one lock in Redis."""
     if redis is None:
         return Shared()
     return Shared(
         claims=RedisClaims(redis, prefix),
         buckets=RedisBuckets(redis, prefix),
-        locks=UserLocks(redis, prefix),
+        locks=UserLocks(redis if shared_locks else None, prefix),
     )
 
 
@@ -200,12 +205,14 @@ async def run_telegram(settings: Settings) -> None:
     async with build_app(settings) as app, redis_of(app, settings) as redis:
         kb = app.assistant.kb
         title = kb.standard_title(kb.form.standard, "kk")
-        if not await asyncio.to_thread(pdf.warm_up, kb.form, app.assistant.t, title):
+        if not await pdf.warm_up_async(kb.form, app.assistant.t, title):
             log.warning("no font for application PDFs: set PDF_FONT")
         bot = make_bot(token, settings.telegram_api_url)
         try:
             me = await bot.me()
-            shared = make_shared(redis, prefix=f"tg:{me.id}:")
+            shared = make_shared(
+                redis, prefix=f"tg:{me.id}:", shared_locks=bool(settings.webhook_url)
+            )
             sessions = sessions_of(app)
             # Hand-offs reach the staff chat through this bot (no-op without STAFF_CHAT_ID).
             attach_desk(app.assistant, bot, settings.staff_chat_id, settings.staff_lang)
@@ -245,6 +252,10 @@ POLL_TIMEOUT = 10  # seconds a getUpdates waits for news (aiogram's default)
 SKIP_WAIT = 0.3  # seconds between polls when all Telegram returns is still in hand
 BUSY_RETRY = 1.0  # seconds between looks at an update another process is handling
 HOLD_LIMIT = 30.0  # an update in hand longer than this no longer holds the offset back
+# getUpdates returns at most 100 updates from the offset: an update in hand
+# with this many newer ones seen stops holding the offset back, so that new
+# updates keep coming in under a burst (a slow update must not stall the rest).
+HOLD_WINDOW = 50
 
 
 class Poller:
@@ -261,8 +272,9 @@ class Poller:
     nothing new came the next poll waits for one of them to finish, or
     SKIP_WAIT. An update another process is handling (`Busy`) is tried
     again every BUSY_RETRY (or when its lease runs out, if sooner). One
-    in hand longer than HOLD_LIMIT stops holding the offset back (a stuck
-    handler must not stall everyone behind a full batch)."""
+    in hand longer than HOLD_LIMIT, or with HOLD_WINDOW newer updates seen,
+    stops holding the offset back (a stuck or slow handler must not stall
+    everyone behind a full batch)."""
 
     def __init__(
         self,
@@ -304,6 +316,8 @@ class Poller:
         held = [i for i, since in self.in_hand.items() if now - since < self.hold_limit]
         held += [i for i, (since, _) in self.busy.items() if now - since < self.hold_limit]
         held += self.abandoned
+        if held and self.last_seen is not None:
+            held = [i for i in held if self.last_seen - i < HOLD_WINDOW]
         if held:
             return min(held)
         return None if self.last_seen is None else self.last_seen + 1

@@ -16,7 +16,6 @@ confirmation): {"form": {"step", "data", "editing", "token"}, "lookup": {...}}.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
@@ -37,7 +36,7 @@ from actions.intake.form import (
     previous_key,
     step_number,
 )
-from actions.pdf import FilledForm, FontMissing, option_label, render_application
+from actions.pdf import FilledForm, FontMissing, option_label, render_async
 from actions.validators import Invalid, mask_iin, validate_iin
 from knowledge.base import Entry
 from nlu.entities import APPLICATION_NUMBER_RE
@@ -471,7 +470,7 @@ class ApplicationFlow:
             )
             try:
                 title = kb.standard_title(kb.form.standard, lang)
-                return await asyncio.to_thread(render_application, kb.form, filled, lang, t, title)
+                return await render_async(kb.form, filled, lang, t, title)
             except FontMissing:
                 log.error("application %s: no PDF, font missing", app.number, exc_info=True)
                 return None
