@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import secrets
@@ -139,6 +140,24 @@ def rasa_executable() -> Path:
     return exe
 
 
+def _die_with_parent() -> Any:
+    """On Linux, a preexec function that has the kernel stop the server
+    (SIGTERM) when the process that started it dies, even by SIGKILL: no
+    orphaned Rasa holding the port with a token nobody knows."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded before the fork
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return preexec
+
+
 async def start_server(
     url: str = DEFAULT_URL,
     *,
@@ -193,6 +212,7 @@ async def start_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl, no allocation
         )
     server = RasaServer(f"http://127.0.0.1:{port}", token, process, log_path)
     client = RasaClient(server.url, token, timeout=2.0, retries=0)
