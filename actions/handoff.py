@@ -75,11 +75,15 @@ def restore(conv: Any) -> str | None:
     return None
 
 
-def back_buttons(t: Any, lang: str, resumed: str | None) -> list[list[Button]]:
+def closed_notice(t: Any, lang: str, key: str, resumed: str | None, **args: Any) -> Reply:
+    """The citizen's notice that the hand-off ended (`key` says how), with the
+    unfinished form offered again when there is one (`resumed`, see `restore`)."""
+    text = t(lang, key, **args)
     rows = [[Button(t(lang, "btn-menu"), "menu")]]
     if resumed is not None:
+        text += "\n\n" + t(lang, "ho-draft-kept")
         rows.insert(0, [Button(t(lang, "btn-ho-resume"), f"{resumed}:resume")])
-    return rows
+    return Reply(text, rows)
 
 
 class DeskUnavailable(Exception):
@@ -267,11 +271,8 @@ class HandoffFlow:
         resumed = restore(ctx.conv)
         if not await self._end(ctx):
             return ctx.outcome([self._menu_reply(ctx, "ho-none")])
-        text = ctx.t(ctx.lang, "ho-closed-citizen")
-        if resumed is not None:
-            text += "\n\n" + ctx.t(ctx.lang, "ho-draft-kept")
-        buttons = back_buttons(ctx.t, ctx.lang, resumed)
-        return ctx.outcome([Reply(text, buttons)], "handoff_closed")
+        notice = closed_notice(ctx.t, ctx.lang, "ho-closed-citizen", resumed)
+        return ctx.outcome([notice], "handoff_closed")
 
     async def _end(self, ctx: FlowContext) -> bool:
         """Close the citizen's open hand-off and tell the staff; False when none was open."""
@@ -315,11 +316,7 @@ class StaffSide:
         if conv.flow == NAME:
             resumed = restore(conv)
             await states.save(handoff.user_id, conv)
-        t, lang = self.assistant.t, handoff.lang
-        text = t(lang, "ho-closed-staff")
-        if resumed is not None:
-            text += "\n\n" + t(lang, "ho-draft-kept")
-        return Reply(text, back_buttons(t, lang, resumed))
+        return closed_notice(self.assistant.t, handoff.lang, "ho-closed-staff", resumed)
 
     def answer(
         self, handoff: HandoffView, intent: str, service: str | None, channel: str | None

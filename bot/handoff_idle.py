@@ -18,7 +18,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from actions.assistant import Assistant
-from actions.handoff import NAME, back_buttons, restore
+from actions.handoff import NAME, closed_notice, restore
 from bot.keyboards import buttons_to_json
 from bot.periodic import PeriodicJob
 from storage.handoffs import Handoffs, HandoffView
@@ -64,11 +64,9 @@ class IdleHandoffs(PeriodicJob):
         conv = await states.load(handoff.user_id)
         resumed = restore(conv) if conv.flow == NAME else None
         hours = round(self.idle.total_seconds() / 3600)
-        text = t(lang, "ho-closed-idle", hours=hours)
-        if resumed is not None:
-            text += "\n\n" + t(lang, "ho-draft-kept")
-        buttons = buttons_to_json(back_buttons(t, lang, resumed))
-        if not await self.handoffs.close_idle(handoff, text, buttons):
+        notice = closed_notice(t, lang, "ho-closed-idle", resumed, hours=hours)
+        buttons = buttons_to_json(notice.buttons)
+        if not await self.handoffs.close_idle(handoff, notice.text, buttons):
             return False  # closed by one of the sides meanwhile
         await states.save(handoff.user_id, conv)
         log.info("hand-off %s closed after %s idle", handoff.id, self.idle)
