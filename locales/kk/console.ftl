@@ -3,7 +3,7 @@
 console-title = 1414 маманының консолі
 console-lang-kk = Қазақша
 console-lang-ru = Русский
-console-login-title = Мамандарға арналған кіру
+console-login-title = Мамандарға арналған кіру беті
 console-login = Логин
 console-password = Құпиясөз
 console-sign-in = Кіру
@@ -52,7 +52,7 @@ console-app-col-action = Мәртебені өзгерту
 console-app-place = Беру орны
 console-app-reason = Бас тарту себебі
 console-app-apply = Қолдану
-console-app-final = соңғы мәртебе
+console-app-final = түпкілікті мәртебе
 console-app-changed = Мәртебе өзгертілді; азаматқа хабарлама жіберіледі.
 console-status-received = қабылданды
 console-status-in_review = қаралуда
