@@ -13,6 +13,11 @@ flow only routes the citizen's text here. Without a desk (no staff chat
 configured, or a front end that has none, like the terminal chat) the
 citizen is told to call 1414: the assistant never pretends someone is
 listening.
+
+What the person reads of the citizen's data: the values of an application
+form the citizen was filling (name, IIN, phone: `actions.intake.form.MASKED`)
+are masked wherever they appear in the recent messages and the relayed
+ones; the staff desk masks any other IIN or phone number besides.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from actions.assistant import CONFIDENCE_THRESHOLD, LANG_CONFIDENCE
 from actions.events import Button, Outcome, Reply
 from actions.flows import FlowContext
+from actions.intake.form import MASKED
 from actions.suggest import Suggestion, answer, suggest
 from storage.handoffs import BY_CITIZEN, BY_STAFF, FAILED, Handoffs, HandoffView
 
@@ -48,6 +54,7 @@ NOT_UNDERSTOOD = "not_understood"
 # Flows whose unfinished work is kept while a person has the conversation
 # and offered again afterwards ("<flow>:resume" continues it).
 RESUMABLE = frozenset({"app"})
+APPLICATION_FLOW = "app"  # actions/intake/flow.py, whose form holds personal data
 
 
 def suspend(conv: Any, handoff_id: int) -> dict[str, Any]:
@@ -132,10 +139,39 @@ def parse_suggestion_payload(payload: str) -> tuple[str, str | None, str | None]
     return intent, None if service == "-" else service, None if channel == "-" else channel
 
 
+def form_values(conv: Any) -> dict[str, str]:
+    """Personal values of the application form the conversation holds (being
+    filled, or kept while a person has the conversation), each with its
+    masked form: {"Ахметова Айгерим": "А. А.", "900101300017": "9001******17"}."""
+    data: Any = conv.flow_data or {}
+    if conv.flow == NAME:
+        kept = data.get("resume")
+        ok = isinstance(kept, dict) and kept.get("flow") == APPLICATION_FLOW
+        data = kept.get("data") if ok else None
+    elif conv.flow != APPLICATION_FLOW:
+        return {}
+    form = data.get("form") if isinstance(data, dict) else None
+    values = form.get("data") if isinstance(form, dict) else None
+    if not isinstance(values, dict):
+        return {}
+    return {
+        str(value): MASKED[key](str(value))
+        for key, value in values.items()
+        if key in MASKED and value and len(str(value)) >= 4
+    }
+
+
+def mask_values(text: str, values: dict[str, str]) -> str:
+    """`text` with each of `values` (see `form_values`) replaced by its mask."""
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, values[value])
+    return text
+
+
 def _recent_of(ctx: FlowContext) -> list[tuple[str, str]]:
     """The conversation's last messages, when the conversation keeps them
     (`Conversation.recent`, a list of [who, text]); else only the message
-    that brought the citizen here."""
+    that brought the citizen here. The form's personal values are masked."""
     kept: Any = getattr(ctx.conv, "recent", None) or []
     recent: list[tuple[str, str]] = []
     for item in kept[-RECENT:]:
@@ -144,7 +180,8 @@ def _recent_of(ctx: FlowContext) -> list[tuple[str, str]]:
     text = ctx.parsed.text if ctx.parsed is not None else ""
     if text and not any(who == "c" and said == text[:RECENT_CHARS] for who, said in recent[-2:]):
         recent.append(("c", text[:RECENT_CHARS]))
-    return recent[-RECENT:]
+    values = form_values(ctx.conv)
+    return [(who, mask_values(said, values)) for who, said in recent[-RECENT:]]
 
 
 class HandoffFlow:
@@ -199,7 +236,7 @@ class HandoffFlow:
             await self.handoffs.set_lang(handoff.id, lang)
             handoff = await self.handoffs.get(handoff.id) or handoff
         try:
-            await self.desk.relay(handoff, text, suggestions)
+            await self.desk.relay(handoff, mask_values(text, form_values(ctx.conv)), suggestions)
         except DeskUnavailable:
             log.warning("hand-off %s: citizen's message not relayed", handoff.id)
             return Outcome([Reply(ctx.t(lang, "ho-relay-failed"))], lang, "handoff")

@@ -3,7 +3,9 @@
 Every validator takes the raw text and returns the clean value, or raises
 `Invalid` with a message key (`intake-err-<code>` in locales/*/intake.ftl)
 and its arguments, so the flow can answer in the citizen's language.
-Nothing here logs; `mask_iin` / `mask_phone` are what may be logged.
+Nothing here logs; `mask_iin` / `mask_phone` are what may be logged, and
+`mask_personal` masks every IIN and phone number in a free text (what a
+citizen wrote, before it is shown in the staff chat).
 """
 
 from __future__ import annotations
@@ -184,6 +186,48 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) < 6:
         return "*" * len(phone)
     return phone[:2] + "*" * (len(phone) - 4) + phone[-2:]
+
+
+# In free text: an IIN is 12 digits, typed whole or in groups separated by
+# a space or a hyphen ("900101 300017"); a phone number is a Kazakhstan /
+# Russia one (+7, 7 or 8, then 10 digits, with the usual separators).
+# Toll-free 8 800 numbers (the contact centre's own) are no one's personal
+# data and stay.
+_DIGIT_RUN = re.compile(r"\d+(?:[ \-]\d+)*")
+_DIGIT_GROUP = re.compile(r"\d+")
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![\d+])(?:\+\s?7|7|8)[\s\-()]*(?!800)\d{3}[\s\-()]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)"
+)
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def _mask_iins_in_run(run: str) -> str:
+    """Within a run of digit groups, every span of whole groups that makes 12 digits."""
+    groups = [(g.start(), g.end()) for g in _DIGIT_GROUP.finditer(run)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(groups):
+        total, j = 0, i
+        while j < len(groups) and total < 12:
+            total += groups[j][1] - groups[j][0]
+            j += 1
+        if total == 12:
+            spans.append((groups[i][0], groups[j - 1][1]))
+            i = j
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        run = run[:start] + mask_iin(_NOT_DIGITS.sub("", run[start:end])) + run[end:]
+    return run
+
+
+def mask_personal(text: str) -> str:
+    """`text` with every IIN-like number and phone number masked the way
+    `mask_iin` and `mask_phone` do (8704******15, +7********34)."""
+    text = _DIGIT_RUN.sub(lambda m: _mask_iins_in_run(m.group(0)), text)
+    return _PHONE_IN_TEXT.sub(
+        lambda m: mask_phone("+7" + _NOT_DIGITS.sub("", m.group(0))[-10:]), text
+    )
 
 
 def mask_name(name: str | None) -> str:

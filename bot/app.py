@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,15 @@ from actions.assistant import Assistant
 from actions.booking import BookingFlow
 from actions.handoff import HandoffFlow
 from actions.intake import ApplicationFlow
-from actions.state import MemoryStateStore, RedisStateStore, StateStore
+from actions.state import (
+    FallbackStateStore,
+    MemoryStateStore,
+    Outage,
+    RedisStateStore,
+    StateStore,
+)
 from bot.languages import RememberedLanguages
+from bot.periodic import PeriodicJob, describe
 from bot.reminders import ReminderLoop
 from bot.retention import RetentionJob
 from bot.settings import Settings
@@ -28,6 +36,8 @@ from storage.handoffs import Handoffs
 from storage.redis import redis_client
 from storage.users import SqlUserDirectory
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class App:
@@ -36,6 +46,11 @@ class App:
     nlu: NLU
     sessions: async_sessionmaker[AsyncSession] | None = None
     redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set
+    # Whether Redis answers: shared by everything that falls back to process
+    # memory while it does not (the state store, claims, buckets, locks).
+    redis_outage: Outage | None = None
+    # The periodic jobs started here (each supervises its own loop).
+    jobs: tuple[PeriodicJob, ...] = ()
 
 
 @contextlib.asynccontextmanager
@@ -44,14 +59,18 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
     await create_schema(engine)
     sessions = make_sessionmaker(engine)
     redis = None
+    outage: Outage | None = None
     states: StateStore
     if settings.redis_url:
         redis = redis_client(settings.redis_url)
-        states = RedisStateStore(redis)
+        outage = Outage("Redis")
+        # Questions need no shared state: process memory while Redis is away.
+        states = FallbackStateStore(RedisStateStore(redis), outage)
     else:
         states = MemoryStateStore()
     token = settings.nlu_token.get_secret_value() if settings.nlu_token else None
-    nlu = await NLU.create(settings.nlu_url, token, start=start_nlu)
+    # A loaded machine starts Rasa slowly (measured up to 180 s): wait longer than that.
+    nlu = await NLU.create(settings.nlu_url, token, start=start_nlu, start_timeout=600.0)
     try:
         booking = BookingFlow(BookingStore(sessions), nlu=nlu)
         assistant = Assistant(
@@ -74,12 +93,21 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
             reminders.start()
             retention.start()
         try:
-            yield App(settings, assistant, nlu, sessions, redis)
+            yield App(settings, assistant, nlu, sessions, redis, outage, (reminders, retention))
         finally:
-            await reminders.stop()
-            await retention.stop()
+            for job in (reminders, retention):
+                try:
+                    await job.stop()
+                except Exception as exc:
+                    log.error("%s not stopped cleanly (%s)", job.name, describe(exc))
     finally:
-        await nlu.close()
+        # Each closed even when another fails: a stop must end cleanly (exit 0).
+        closing: list[tuple[str, Any]] = [("NLU", nlu.close)]
         if redis is not None:
-            await redis.aclose()
-        await engine.dispose()
+            closing.append(("Redis client", redis.aclose))
+        closing.append(("database engine", engine.dispose))
+        for what, close in closing:
+            try:
+                await close()
+            except Exception as exc:
+                log.error("%s not closed cleanly (%s)", what, describe(exc))

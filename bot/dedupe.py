@@ -120,6 +120,10 @@ class MemoryClaims:
     def _set(self, key: str, value: str, ttl: float) -> None:
         self._entries[key] = (self._clock() + ttl, value)
 
+    def holds(self, key: str) -> bool:
+        """True while `key` is claimed here (handling or done)."""
+        return self._get(key) is not None
+
     async def claim(self, key: str, ttl: float) -> bool:
         claimant = _claimant()
         value = self._get(key)

@@ -19,8 +19,10 @@ from aiogram.exceptions import TelegramAPIError
 
 from actions.assistant import Assistant
 from actions.handoff import NAME, closed_notice, restore
+from actions.state import shared_store_errors
 from bot.keyboards import buttons_to_json
-from bot.periodic import PeriodicJob
+from bot.periodic import PeriodicJob, describe
+from storage.db import database_unavailable
 from storage.handoffs import Handoffs, HandoffView
 from storage.models import utcnow
 
@@ -50,13 +52,23 @@ class IdleHandoffs(PeriodicJob):
         self.idle = timedelta(hours=idle_hours)
         self.staff_lang = staff_lang
         self.clock = clock
+        self.skipped = 0  # hand-offs whose close failed (each tried again next pass)
 
     async def run_once(self) -> int:
-        """One pass; the number of hand-offs closed."""
+        """One pass; the number of hand-offs closed. One hand-off that cannot
+        be closed (a bug, bad data) is logged and skipped, not a reason to
+        leave the others open; the database or Redis away ends the pass (the
+        next one retries)."""
         closed = 0
         for handoff in await self.handoffs.idle(self.clock() - self.idle):
-            if await self._close(handoff):
-                closed += 1
+            try:
+                if await self._close(handoff):
+                    closed += 1
+            except Exception as exc:
+                if database_unavailable(exc) or isinstance(exc, shared_store_errors()):
+                    raise
+                self.skipped += 1
+                log.error("hand-off %s: idle close failed (%s)", handoff.id, describe(exc))
         return closed
 
     async def _close(self, handoff: HandoffView) -> bool:

@@ -25,9 +25,10 @@ from actions.booking.texts import reminder_text
 from actions.events import Button
 from actions.i18n import Translator
 from bot.keyboards import buttons_to_json
-from bot.periodic import PeriodicJob
+from bot.periodic import PeriodicJob, describe
 from storage import booking as bookings
 from storage import outbox
+from storage.db import database_unavailable
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ReminderLoop(PeriodicJob):
         self.clock = clock
         self.batch = batch
         self.queued = 0
+        self.skipped = 0  # reminders whose pass failed (each tried again next pass)
         self._full_batch = False
 
     def more_due(self) -> bool:
@@ -71,32 +73,48 @@ class ReminderLoop(PeriodicJob):
         self._full_batch = len(due) >= self.batch
         queued = 0
         for reminder, booking in due:
-            send = (
-                reminder.due_at >= latest.get(booking.id, reminder.due_at)
-                and booking.status == bookings.ACTIVE
-                and booking.starts_at > now
-            )
-            async with self.sessions() as session, session.begin():
-                if not send:
-                    await bookings.settle_reminder(
-                        session, reminder.id, bookings.REMINDER_SKIPPED, now
-                    )
-                    continue
-                if not await bookings.settle_reminder(
-                    session, reminder.id, bookings.REMINDER_SENT, now
-                ):
-                    continue  # another worker had it, or the booking was just cancelled
-                await outbox.enqueue(
-                    session,
-                    booking.user_id,
-                    reminder_text(self.t, booking, self.offices, self.tz),
-                    buttons=buttons_to_json(self._buttons(booking)),
-                    key=bookings.reminder_key(booking.id, reminder.minutes_before),
-                )
-            queued += 1
-            log.info("booking %s: reminder queued", booking.code)
+            try:
+                queued += await self._settle(reminder, booking, latest, now)
+            except Exception as exc:
+                # The database away ends the pass (the next retries); one bad
+                # reminder (a bug, odd data) must not hold up all the others.
+                if database_unavailable(exc):
+                    raise
+                self.skipped += 1
+                log.error("booking %s: reminder failed (%s)", booking.code, describe(exc))
         self.queued += queued
         return queued
+
+    async def _settle(
+        self,
+        reminder: bookings.BookingReminder,
+        booking: bookings.Booking,
+        latest: dict[int, datetime],
+        now: datetime,
+    ) -> int:
+        """Send (queue) or skip one due reminder; 1 when queued."""
+        send = (
+            reminder.due_at >= latest.get(booking.id, reminder.due_at)
+            and booking.status == bookings.ACTIVE
+            and booking.starts_at > now
+        )
+        async with self.sessions() as session, session.begin():
+            if not send:
+                await bookings.settle_reminder(session, reminder.id, bookings.REMINDER_SKIPPED, now)
+                return 0
+            if not await bookings.settle_reminder(
+                session, reminder.id, bookings.REMINDER_SENT, now
+            ):
+                return 0  # another worker had it, or the booking was just cancelled
+            await outbox.enqueue(
+                session,
+                booking.user_id,
+                reminder_text(self.t, booking, self.offices, self.tz),
+                buttons=buttons_to_json(self._buttons(booking)),
+                key=bookings.reminder_key(booking.id, reminder.minutes_before),
+            )
+        log.info("booking %s: reminder queued", booking.code)
+        return 1
 
     def _buttons(self, booking: bookings.Booking) -> list[list[Button]]:
         lang = booking.lang if booking.lang in ("kk", "ru") else "kk"

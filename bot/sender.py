@@ -40,6 +40,7 @@ from aiogram.methods.base import Response, TelegramType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keyboards import buttons_from_json
+from bot.periodic import Backoff, describe
 from bot.ratelimit import Buckets
 from bot.render import send_text
 from storage import outbox
@@ -111,6 +112,8 @@ class Pace:
     idle: float = 1.0  # seconds between looks at an empty outbox
     lease: float = 120.0  # a send taking longer than this is given up as unknown
     max_attempts: int = 5  # sends that failed for sure, before a row is failed
+    retry_base: float = 0.25  # after a failed pass (database, Redis): first wait, doubled
+    retry_cap: float = 2.0  # ... up to this: the outbox is looked at again soon after recovery
 
 
 def worker_name() -> str:
@@ -140,6 +143,7 @@ class PacedSender:
         self.worker = worker or worker_name()
         self.clock = clock
         self.sent = 0
+        self.failures = 0  # passes that failed (database or Redis away), in all
         self._slots = asyncio.Semaphore(self.pace.concurrency)
         self._busy_chats: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -151,14 +155,28 @@ class PacedSender:
         self._wake.set()
 
     async def run(self) -> None:
+        """Until `stop()`. A pass that fails (the database or Redis away) is
+        logged without personal data and retried after a backoff (from
+        `pace.retry_base`, doubling, at most `pace.retry_cap`): rows enqueued
+        meanwhile go out within `retry_cap` of the recovery."""
         next_recovery = 0.0
         loop = asyncio.get_running_loop()
+        backoff = Backoff(self.pace.retry_base, self.pace.retry_cap)
         try:
             while not self._stopping:
-                if loop.time() >= next_recovery:
-                    await self._expire_leases()
-                    next_recovery = loop.time() + self.pace.lease / 2
-                pause = await self.pump()
+                try:
+                    if loop.time() >= next_recovery:
+                        await self._expire_leases()
+                        next_recovery = loop.time() + self.pace.lease / 2
+                    pause = await self.pump()
+                except Exception as exc:
+                    self.failures += 1
+                    pause = backoff.next()
+                    log.error("outbox: pass failed (%s); next try in %.1f s", describe(exc), pause)
+                else:
+                    if backoff.failures:
+                        log.info("outbox: sending again after %d failed passes", backoff.failures)
+                        backoff.reset()
                 if pause > 0 and not self._stopping:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
@@ -197,7 +215,12 @@ class PacedSender:
                 continue
             await self._global_token()
             await self._slots.acquire()
-            if not await self._claim(row.id):
+            try:
+                claimed = await self._claim(row.id)
+            except BaseException:
+                self._slots.release()  # or a database error would leak a slot for good
+                raise
+            if not claimed:
                 self._slots.release()
                 continue
             self._busy_chats.add(row.chat_id)
@@ -238,8 +261,8 @@ class PacedSender:
                     self.sent += 1
                 else:
                     log.warning("outbox %s sent but no longer ours to mark", row.id)
-        except Exception:
-            log.exception("outbox %s: delivery failed", row.id)
+        except Exception as exc:
+            log.error("outbox %s: delivery not recorded (%s)", row.id, describe(exc))
         finally:
             self._busy_chats.discard(row.chat_id)
             self._slots.release()

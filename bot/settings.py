@@ -31,3 +31,13 @@ class Settings(BaseSettings):
     webhook_port: int = 8080
     log_level: str = "INFO"
     console_port: int = 8088  # the agent console, when the bot polls (127.0.0.1)
+    # The console's reverse proxy (IPs or networks, comma-separated): its
+    # X-Forwarded-For names the agent's address (login throttling, the log).
+    console_trusted_proxy: str | None = None
+    # Retention of personal data, in days (storage/retention.py; /privacy lists them).
+    retention_application_days: int = Field(default=365, gt=0)  # after issued / rejected
+    retention_open_application_days: int = Field(default=730, gt=0)  # open, untouched
+    retention_handoff_days: int = Field(default=30, gt=0)  # after the hand-off closed
+    retention_outbox_days: int = Field(default=30, gt=0)  # notifications
+    retention_booking_days: int = Field(default=90, gt=0)  # after the visit
+    retention_user_days: int = Field(default=365, gt=0)  # citizen not seen

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,13 +36,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions import pdf
 from actions.assistant import Assistant
+from actions.state import Outage
 from bot.app import App, build_app
 from bot.console import console_site, mount_console
 from bot.dedupe import Busy, RedisClaims
 from bot.dispatcher import ALLOWED_UPDATES, Shared, build_dispatcher, set_bot_commands
+from bot.fallback import FallbackBuckets, FallbackClaims
 from bot.handlers.staff_relay import attach_desk
 from bot.handoff_idle import IdleHandoffs
 from bot.middlewares.ordering import UserLocks
+from bot.periodic import PeriodicJob, Supervisor, describe
 from bot.ratelimit import RedisBuckets
 from bot.sender import PacedSender, RetryPolicy, RetryRequests
 from bot.settings import Settings
@@ -136,19 +139,26 @@ def make_bot(token: str, api_url: str | None = None, retry: RetryPolicy | None =
     return Bot(token, session=session)
 
 
-def make_shared(redis: Any, prefix: str, *, shared_locks: bool = True) -> Shared:
+def make_shared(
+    redis: Any, prefix: str, *, shared_locks: bool = True, outage: Outage | None = None
+) -> Shared:
     """Redis-backed when Redis is configured, process memory otherwise.
 
     `shared_locks=False` keeps the per-citizen order lock in the process:
     right for long polling, where Telegram hands updates to one poller only
     (a second gets 409 Conflict), and two Redis round trips cheaper an update.
-    Webhook workers share one lock in Redis."""
+    Webhook workers share one lock in Redis.
+
+    While Redis does not answer, claims, buckets and locks fall back to
+    process memory (bot/fallback.py): questions are answered, best effort,
+    rather than apologised for. `outage` is shared with the state store."""
     if redis is None:
         return Shared()
+    outage = outage or Outage("Redis")
     return Shared(
-        claims=RedisClaims(redis, prefix),
-        buckets=RedisBuckets(redis, prefix),
-        locks=UserLocks(redis if shared_locks else None, prefix),
+        claims=FallbackClaims(RedisClaims(redis, prefix), outage),
+        buckets=FallbackBuckets(RedisBuckets(redis, prefix), outage),
+        locks=UserLocks(redis if shared_locks else None, prefix, outage=outage),
     )
 
 
@@ -198,20 +208,57 @@ def webhook_listen(settings: Settings) -> tuple[str, int]:
 
 
 # -- running ---------------------------------------------------------------------
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 async def run_telegram(settings: Settings) -> None:
+    """Until SIGTERM / SIGINT, which end it cleanly (the process exits 0):
+    while starting, by cancelling the start; once serving, by letting the
+    updates in hand finish."""
     assert settings.bot_token is not None
     token = settings.bot_token.get_secret_value()
     install_redaction(token)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    main = asyncio.current_task()
+    serving = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.warning("received %s: stopping", sig.name)
+        stopping.set()
+        if not serving.is_set() and main is not None:
+            main.cancel()  # still starting: nothing in hand to finish
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        await _run_telegram(settings, token, stopping, serving)
+    except asyncio.CancelledError:
+        if not stopping.is_set():
+            raise
+        log.warning("stopped while starting")
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+async def _run_telegram(
+    settings: Settings, token: str, stopping: asyncio.Event, serving: asyncio.Event
+) -> None:
     async with build_app(settings) as app, redis_of(app, settings) as redis:
         kb = app.assistant.kb
         title = kb.standard_title(kb.form.standard, "kk")
         if not await pdf.warm_up_async(kb.form, app.assistant.t, title):
             log.warning("no font for application PDFs: set PDF_FONT")
         bot = make_bot(token, settings.telegram_api_url)
+        supervisor = Supervisor()
         try:
             me = await bot.me()
             shared = make_shared(
-                redis, prefix=f"tg:{me.id}:", shared_locks=bool(settings.webhook_url)
+                redis,
+                prefix=f"tg:{me.id}:",
+                shared_locks=bool(settings.webhook_url),
+                outage=getattr(app, "redis_outage", None),
             )
             sessions = sessions_of(app)
             # Hand-offs reach the staff chat through this bot (no-op without STAFF_CHAT_ID).
@@ -224,27 +271,74 @@ async def run_telegram(settings: Settings) -> None:
                 staff_lang=settings.staff_lang,
             )
             idle.start()
+            jobs = (*getattr(app, "jobs", ()), idle)
             dp = build_dispatcher(app.assistant, sessions, shared)
             try:
                 await set_bot_commands(bot, app.assistant.t)
             except TelegramAPIError:
                 log.warning("command menu not set", exc_info=True)
             sender = PacedSender(bot, sessions, shared.buckets)
-            sending = asyncio.create_task(sender.run(), name="outbox")
+            # Supervised: a pass that fails is retried after a backoff (in
+            # `run`), and a sender that dies anyway is started again.
+            supervisor.start("outbox", sender.run)
+
+            def status() -> dict[str, Any]:
+                return background_status(supervisor, jobs, app)
+
             try:
+                serving.set()
+                if stopping.is_set():
+                    return
                 if settings.webhook_url:
-                    await serve_webhook(dp, bot, settings, token, shared, app.assistant, sessions)
+                    await serve_webhook(
+                        dp,
+                        bot,
+                        settings,
+                        token,
+                        shared,
+                        app.assistant,
+                        sessions,
+                        stopping=stopping,
+                        status=status,
+                    )
                 else:
                     # The agent console on 127.0.0.1:CONSOLE_PORT (with a webhook it
                     # shares the webhook's server instead).
                     async with console_site(app.assistant, sessions, port=settings.console_port):
-                        await poll(dp, bot, shared)
+                        await poll(dp, bot, shared, stopping=stopping, supervisor=supervisor)
             finally:
-                await sender.stop()
-                await sending
-                await idle.stop()
+                await _quietly("outbox sender", sender.stop())
+                await _quietly("background tasks", supervisor.stop())
+                await _quietly("idle hand-offs", idle.stop())
+                log.info("background tasks at stop: %s", status())
         finally:
-            await bot.session.close()
+            await _quietly("Bot API session", bot.session.close())
+
+
+async def _quietly(what: str, step: Awaitable[Any]) -> None:
+    """One step of the shutdown; a failure is logged and the next step runs."""
+    try:
+        await step
+    except Exception as exc:
+        log.error("%s not stopped cleanly (%s)", what, describe(exc))
+
+
+def background_status(
+    supervisor: Supervisor, jobs: Iterable[PeriodicJob], app: App | None = None
+) -> dict[str, Any]:
+    """Restarts of the supervised tasks and failed passes of the jobs (for
+    /healthz and the log)."""
+    restarts = dict(supervisor.restarts)
+    failures: dict[str, int] = {}
+    for job in jobs:
+        restarts[job.name] = job.restarts
+        failures[job.name] = job.failures
+    status: dict[str, Any] = {"restarts": restarts, "failed_passes": failures}
+    outage = getattr(app, "redis_outage", None)
+    if outage is not None:
+        status["redis"] = "down" if outage.down else "up"
+        status["redis_outages"] = outage.outages
+    return status
 
 
 # -- long polling: at least once -------------------------------------------------
@@ -444,11 +538,20 @@ class Poller:
             log.warning("handled updates not confirmed", exc_info=True)
 
 
-async def poll(dp: Dispatcher, bot: Bot, shared: Shared) -> None:
-    """Long polling until SIGTERM / SIGINT, then the updates in hand get
-    SHUTDOWN_GRACE to finish and what was handled is confirmed. aiogram's
-    `start_polling` is not used: it confirms an update as soon as it starts
-    handling it, so one the process dies in the middle of is lost."""
+async def poll(
+    dp: Dispatcher,
+    bot: Bot,
+    shared: Shared,
+    *,
+    stopping: asyncio.Event | None = None,
+    supervisor: Supervisor | None = None,
+) -> None:
+    """Long polling until `stopping` is set (by default: until SIGTERM /
+    SIGINT), then the updates in hand get SHUTDOWN_GRACE to finish and what
+    was handled is confirmed. aiogram's `start_polling` is not used: it
+    confirms an update as soon as it starts handling it, so one the process
+    dies in the middle of is lost. The poller's loop is supervised: one that
+    dies is started again (after a backoff), its updates in hand kept."""
     log.info("long polling %s", "Telegram" if bot.session.api is PRODUCTION else "a custom Bot API")
     # getUpdates is refused while a webhook is set.
     await bot.delete_webhook(drop_pending_updates=False)
@@ -462,21 +565,28 @@ async def poll(dp: Dispatcher, bot: Bot, shared: Shared) -> None:
         data=workflow,
     )
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
+    own_signals = stopping is None
+    if stopping is None:
+        stopping = asyncio.Event()
 
-    def stop(sig: signal.Signals) -> None:
-        log.warning("received %s: stopping", sig.name)
-        poller.stopping.set()
+        def stop(sig: signal.Signals) -> None:
+            log.warning("received %s: stopping", sig.name)
+            assert stopping is not None
+            stopping.set()
 
-    for sig in signals:
-        loop.add_signal_handler(sig, stop, sig)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, stop, sig)
+    relay = asyncio.ensure_future(_relay(stopping, poller.stopping))
+    supervisor = supervisor or Supervisor()
     await dp.emit_startup(bot=bot, **workflow)
     try:
         log.info("polling for updates")
-        await poller.run()
+        await supervisor.keep("poller", poller.run, stopping=poller.stopping)
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        relay.cancel()
+        if own_signals:
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
         try:
             if not await poller.drain(SHUTDOWN_GRACE):
                 log.warning("stopped with updates still in hand: they are not confirmed")
@@ -485,6 +595,11 @@ async def poll(dp: Dispatcher, bot: Bot, shared: Shared) -> None:
             await poller.confirm()
         finally:
             await dp.emit_shutdown(bot=bot, **workflow)
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 WEBHOOK_ANSWER_WITHIN = 50.0  # seconds; Telegram gives a webhook about 60
@@ -549,6 +664,9 @@ async def serve_webhook(
     shared: Shared,
     assistant: Assistant,
     sessions: async_sessionmaker[AsyncSession],
+    *,
+    stopping: asyncio.Event | None = None,
+    status: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     assert settings.webhook_url is not None
     secret = webhook_secret(settings, token)
@@ -560,7 +678,10 @@ async def serve_webhook(
     AnswerWhenHandled(dp, bot, secret_token=secret).register(app, path=path)
 
     async def health(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "in_flight": shared.in_flight.count})
+        body: dict[str, Any] = {"ok": True, "in_flight": shared.in_flight.count}
+        if status is not None:
+            body.update(status())
+        return web.json_response(body)
 
     app.router.add_get("/healthz", health)
     mount_console(app, assistant, sessions)  # the agent console at /console/
@@ -570,10 +691,12 @@ async def serve_webhook(
     await site.start()
     log.info("webhook listening on %s:%d%s", host, port, path)
 
-    stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
+    own_signals = stopping is None
+    stopped = stopping or asyncio.Event()
+    if own_signals:
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, stopped.set)
     try:
         await bot.set_webhook(
             settings.webhook_url,
@@ -583,8 +706,9 @@ async def serve_webhook(
         )
         await stopped.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        if own_signals:
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
         # Stop taking requests, finish those in hand, then close (which
         # closes the bot's session too). The webhook stays registered for
         # the other workers.

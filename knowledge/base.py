@@ -7,19 +7,21 @@ channel. Nothing is read at import time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 __all__ = [
     "CHANNELS",
@@ -83,7 +85,17 @@ _SUB_WORDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-_ENTRY_KEYS = frozenset({"id", "intents", "services", "channels", "cite", "text", "unknown"})
+# Short names of the standards for the citation under an answer on a phone.
+_SHORT_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "duplicate": {"kk": "телнұсқа стандарты", "ru": "стандарт «Дубликаты»"},
+        "grant": {"kk": "грант стандарты", "ru": "стандарт «Гранты»"},
+    }
+)
+
+_ENTRY_KEYS = frozenset(
+    {"id", "intents", "services", "channels", "cite", "text", "unknown", "detail", "ask"}
+)
 _CITE_KEYS = frozenset({"standard", "clause", "sub"})
 
 
@@ -152,8 +164,34 @@ class Citation:
         name = _quoted_name(kb.standard_title(self.standard, "kk"))
         return (
             f"«{name}» мемлекеттік көрсетілетін қызмет стандартының "
-            f"{points}{sub}, {order_ref}ның редакциясында"
+            f"{points}{sub} ({order_ref}мен енгізілген редакцияда)"
         )
+
+    def short(self, lang: str, kb: KnowledgeBase) -> str:
+        """The citation for a phone screen: "№ 654 бұйрық, телнұсқа стандарты, 9-т."."""
+        _check_lang(lang)
+        number = kb.act.number
+        numbers = self.clauses
+        subs = [p for p in _sub_parts(self.sub or "") if _SUBPOINT_RE.match(p)]
+        if lang == "ru":
+            order = f"приказ № {number}"
+            if self.is_appendix:
+                return f"{order}, прил. {numbers[0]}"
+            where = ("п. " if len(numbers) == 1 else "пп. ") + ", ".join(numbers)
+            if subs and len(numbers) == 1:
+                where += ", подп. " + ", ".join(subs)
+            if self.standard == ORDER_STANDARD:
+                return f"{order}, {where}"
+            return f"{order}, {_SHORT_NAMES[self.standard]['ru']}, {where}"
+        order = f"№ {number} бұйрық"
+        if self.is_appendix:
+            return f"{order}, {numbers[0]}-қосымша"
+        where = ", ".join(numbers) + "-т."
+        if subs and len(numbers) == 1:
+            where += " " + ", ".join(subs) + " тармақша"
+        if self.standard == ORDER_STANDARD:
+            return f"{order}, {where}"
+        return f"{order}, {_SHORT_NAMES[self.standard]['kk']}, {where}"
 
 
 def _points_ru(numbers: tuple[str, ...]) -> str:
@@ -218,11 +256,18 @@ class Entry:
     text: Mapping[str, str] = field(hash=False)
     citation: Citation | None
     unknown: bool
+    # A detail unit: one fact of the standard that answers a precise question
+    # ("is the application signed with an EDS?"); never the default answer
+    # for its (intent, service), chosen only when the question asks for it.
+    detail: bool = False
+    # Example questions per language (how a citizen would ask for this unit);
+    # the unit ranker (actions/units.py) matches messages against them.
+    ask: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def is_general(self) -> bool:
         """True for the answer that holds for every channel."""
-        return not self.channels
+        return not self.channels and not self.detail
 
 
 @dataclass(frozen=True)
@@ -285,6 +330,9 @@ class KnowledgeBase:
         self._by_id = {entry.id: entry for entry in self.entries}
         self._source: tuple[Path, dict[str, float]] | None = None
         self._checked = 0.0
+        # Why the last reload was refused (None once one succeeds): for the console.
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None  # unix time
 
     # -- loading -------------------------------------------------------------
 
@@ -293,8 +341,8 @@ class KnowledgeBase:
         """Read and validate every file in `directory` (default: <repo>/data/knowledge)."""
         directory = directory if directory is not None else default_directory()
         source_path = directory / SOURCE_FILE
-        act, standards = _load_source(source_path)
-        form = _load_form(directory / FORM_FILE, standards)
+        act, standards = _guarded(source_path, _load_source, source_path)
+        form = _guarded(directory / FORM_FILE, _load_form, directory / FORM_FILE, standards)
         entry_files = sorted(
             path for path in directory.glob("*.yml") if path.name not in {SOURCE_FILE, FORM_FILE}
         )
@@ -304,7 +352,7 @@ class KnowledgeBase:
         seen_ids: dict[str, Path] = {}
         general: dict[tuple[str, str], str] = {}
         for path in entry_files:
-            for entry in _load_entries(path, standards):
+            for entry in _guarded(path, _load_entries, path, standards):
                 if entry.id in seen_ids:
                     raise KnowledgeError(
                         path, f"duplicate id (also in {seen_ids[entry.id].name})", entry.id
@@ -331,8 +379,11 @@ class KnowledgeBase:
         """Reload in place when a file under the knowledge directory changed.
 
         Operators edit the YAML files while the bot runs; the next question
-        gets the new text. A broken edit is refused (logged) and the last
-        good knowledge stays in use. Checks at most every `min_interval` s.
+        gets the new text. A broken edit, whatever is wrong with it (bad
+        YAML, another encoding, a wrong type anywhere, nesting too deep …),
+        is refused: logged, kept in `last_error` (for the console), and the
+        last good knowledge stays in use. Never raises. Checks at most every
+        `min_interval` s.
         """
         source = self._source
         now = time.monotonic()
@@ -340,17 +391,23 @@ class KnowledgeBase:
             return False
         self._checked = now
         directory, known = source
-        current = _mtimes(directory)
-        if current == known:
-            return False
         try:
+            current = _mtimes(directory)
+            if current == known:
+                return False
             fresh = type(self).load(directory)
-        except (KnowledgeError, OSError) as exc:
-            log.error("knowledge base not reloaded, keeping the previous one: %s", exc)
-            self._source = (directory, current)
+        except Exception as exc:
+            # Not tried again until a file changes again.
+            error = exc if isinstance(exc, KnowledgeError) else _unexpected(directory, exc)
+            self.last_error = str(error)
+            self.last_error_at = time.time()
+            log.error("knowledge base not reloaded, keeping the previous one: %s", error)
+            with contextlib.suppress(Exception):
+                self._source = (directory, _mtimes(directory))
             return False
         self.act, self._standards, self.entries = fresh.act, fresh._standards, fresh.entries
         self.form, self._by_id, self._source = fresh.form, fresh._by_id, fresh._source
+        self.last_error = self.last_error_at = None
         log.info("knowledge base reloaded: %d entries", len(self.entries))
         return True
 
@@ -379,7 +436,9 @@ class KnowledgeBase:
 
     def _find_one(self, intent: str, service: str, channel: str | None) -> list[Entry]:
         matching = [
-            entry for entry in self.entries if intent in entry.intents and service in entry.services
+            entry
+            for entry in self.entries
+            if intent in entry.intents and service in entry.services and not entry.detail
         ]
         if channel is not None:
             specific = [entry for entry in matching if channel in entry.channels]
@@ -437,13 +496,46 @@ def _check_lang(lang: str) -> None:
 # -- parsing helpers ---------------------------------------------------------
 
 
+def _unexpected(source: Path | str, exc: BaseException) -> KnowledgeError:
+    """A KnowledgeError for a failure no check foresaw (a list where a name
+    belongs, say), naming the file."""
+    detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return KnowledgeError(source, f"cannot be read ({type(exc).__name__}: {detail})")
+
+
+def _guarded(path: Path, load: Callable[..., _T], *args: Any) -> _T:
+    """`load(*args)`, any failure of which becomes a KnowledgeError naming `path`."""
+    try:
+        return load(*args)
+    except KnowledgeError:
+        raise
+    except RecursionError as exc:
+        raise KnowledgeError(path, "nested too deeply") from exc
+    except Exception as exc:
+        raise _unexpected(path, exc) from exc
+
+
 def _read_yaml(path: Path) -> Mapping[str, Any]:
     if not path.is_file():
         raise KnowledgeError(path, "file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(
+            path,
+            f"not UTF-8 (byte {exc.start}): saved in another encoding (Windows-1251?); "
+            "save it as UTF-8",
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise KnowledgeError(path, f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise KnowledgeError(path, "nested too deeply") from exc
     if not isinstance(data, Mapping):
         raise KnowledgeError(path, "top level must be a mapping")
     return data
@@ -576,6 +668,12 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
         unknown = raw.get("unknown", False)
         if not isinstance(unknown, bool):
             raise KnowledgeError(path, "`unknown` must be true or false", entry_id)
+        detail = raw.get("detail", False)
+        if not isinstance(detail, bool):
+            raise KnowledgeError(path, "`detail` must be true or false", entry_id)
+        ask = _examples(raw.get("ask"), path, entry_id)
+        if detail and not ask:
+            raise KnowledgeError(path, "a `detail: true` unit needs `ask` examples", entry_id)
         raw_channels = raw.get("channels")
         channels = (
             ()
@@ -596,9 +694,30 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
                 text=_texts(raw.get("text"), path, "text", entry_id),
                 citation=None if cite is None else _citation(cite, path, standards, entry_id),
                 unknown=unknown,
+                detail=detail,
+                ask=MappingProxyType(ask),
             )
         )
     return entries
+
+
+def _examples(value: Any, path: Path, entry_id: str) -> dict[str, tuple[str, ...]]:
+    """`ask:` {kk: [...], ru: [...]}: example questions, both languages or none."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or set(value) != set(LANGS):
+        raise KnowledgeError(path, "`ask` needs lists under both `kk` and `ru`", entry_id)
+    out: dict[str, tuple[str, ...]] = {}
+    for lang in LANGS:
+        items = value[lang]
+        if (
+            not isinstance(items, list)
+            or not items
+            or not all(isinstance(i, str) and i.strip() for i in items)
+        ):
+            raise KnowledgeError(path, f"`ask.{lang}` must be a list of questions", entry_id)
+        out[lang] = tuple(i.strip() for i in items)
+    return out
 
 
 def _options(value: Any, path: Path, what: str) -> tuple[FormOption, ...]:

@@ -4,6 +4,7 @@ language. This is what the assistant and the command lines call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -164,13 +165,42 @@ class NLUStats:
     degraded: int = 0
     last_failure: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    # The Rasa server the bot started: how often it died, was started again,
+    # and how long the bot ran on the fallback classifier because of it.
+    server_exits: int = 0
+    server_restarts: int = 0
+    degraded_seconds: float = 0.0  # of the outages that ended
+    degraded_since: float | None = None  # monotonic; while the server is down
+
+    @property
+    def degraded_minutes(self) -> float:
+        """Minutes without our Rasa server, the current outage included."""
+        now = time.monotonic()
+        current = 0.0 if self.degraded_since is None else now - self.degraded_since
+        return (self.degraded_seconds + current) / 60
+
+
+# The server the bot started is looked at this often; once it exited it is
+# started again, after RESTART_BASE seconds, doubled after each failed start,
+# at most RESTART_CAP.
+WATCH_EVERY = 1.0
+RESTART_BASE = 1.0
+RESTART_CAP = 60.0
+# A restart may take long on a busy machine (TensorFlow and the model load):
+# one given up on too early is killed nearly ready and begun again.
+RESTART_TIMEOUT = 600.0
 
 
 class NLU:
     """Understands one message. Uses Rasa when it answers; otherwise the light
     classifier, and says so (`degraded=True`). After a failure Rasa is not
     asked again for `retry_after` seconds, then it is tried again, so a
-    restarted server is picked up without restarting the bot."""
+    restarted server is picked up without restarting the bot.
+
+    A Rasa server the bot started itself is watched: when it exits it is
+    started again (same port, same token) with backoff, the fallback
+    classifier answering meanwhile; the time spent degraded is counted
+    (`stats.degraded_minutes`) and logged."""
 
     def __init__(
         self,
@@ -185,6 +215,11 @@ class NLU:
         self.stats = NLUStats()
         self._down_until = 0.0
         self.server: RasaServer | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self.watch_every = WATCH_EVERY
+        self.restart_base = RESTART_BASE
+        self.restart_cap = RESTART_CAP
+        self.restart_timeout = RESTART_TIMEOUT
         self._lang_scorer = LinearScorer.compile(light.language)
         self._intent_scorer = LinearScorer.compile(light.intent)
 
@@ -220,6 +255,7 @@ class NLU:
         start: bool = True,
         data_dir: Path = TRAIN_DIR,
         timeout: float = 2.0,
+        start_timeout: float = 180.0,
     ) -> NLU:
         """Build the pipeline; start our own Rasa server when none answers at
         `url` (loopback only) and `start` is set."""
@@ -230,13 +266,84 @@ class NLU:
             host = urlsplit(url).hostname or ""
             if start and host in ("127.0.0.1", "localhost", "::1"):
                 await client.close()
-                nlu.server = await start_server(url, token=token)
+                nlu.server = await start_server(url, token=token, timeout=start_timeout)
                 nlu.client = RasaClient(nlu.server.url, nlu.server.token, timeout=timeout)
+                nlu.watch_server()
             else:
                 log.warning("Rasa server at %s does not answer: degraded mode", url)
         return nlu
 
+    def watch_server(self) -> None:
+        """Start watching `self.server` (the one the bot started)."""
+        if self.server is not None and (self._watchdog is None or self._watchdog.done()):
+            self._watchdog = asyncio.create_task(self._watch(), name="rasa-watchdog")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_every)
+            server = self.server
+            if server is None:
+                return
+            if not server.exited:
+                continue
+            try:
+                await self._restart(server)
+            except Exception:  # a bug here must not end the watching
+                log.exception("Rasa watchdog: restart failed")
+
+    async def _restart(self, dead: RasaServer) -> None:
+        self.stats.server_exits += 1
+        self.stats.degraded_since = time.monotonic()
+        # Not asked meanwhile: the fallback answers at once, without a refused
+        # connection and a warning per message.
+        self._down_until = math.inf
+        log.error(
+            "Rasa server exited (code %s): the fallback classifier answers until it is back",
+            dead.process.returncode,
+        )
+        delay = self.restart_base
+        while self.server is dead:
+            try:
+                fresh = await start_server(
+                    dead.url,
+                    model=dead.model,
+                    token=dead.token,
+                    log_path=dead.log_path,
+                    timeout=self.restart_timeout,
+                )
+            except Exception as exc:  # the port still taken, no memory, a broken model …
+                log.error(
+                    "Rasa server not restarted (%s: %s); next try in %.0f s "
+                    "(%.1f min degraded so far)",
+                    type(exc).__name__,
+                    str(exc).splitlines()[0][:200] if str(exc) else "",
+                    delay,
+                    self.stats.degraded_minutes,
+                )
+                await asyncio.sleep(delay)
+                delay = min(self.restart_cap, delay * 2)
+                continue
+            if self.server is not dead:  # closed meanwhile
+                await fresh.stop()
+                return
+            self.server = fresh
+            since, self.stats.degraded_since = self.stats.degraded_since, None
+            lasted = time.monotonic() - (since or time.monotonic())
+            self.stats.degraded_seconds += lasted
+            self.stats.server_restarts += 1
+            self._down_until = 0.0
+            log.warning(
+                "Rasa server restarted: %.1f s degraded this time, %.1f min in all",
+                lasted,
+                self.stats.degraded_minutes,
+            )
+
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watchdog
+            self._watchdog = None
         if self.client is not None:
             await self.client.close()
         if self.server is not None:

@@ -110,6 +110,11 @@ class RasaServer:
     token: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    model: Path = MODEL_PATH
+
+    @property
+    def exited(self) -> bool:
+        return self.process.poll() is not None
 
     async def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is not None:
@@ -158,6 +163,84 @@ def _die_with_parent() -> Any:
     return preexec
 
 
+# Started as `python -c LAUNCHER run …`: reads the API token from its
+# standard input (a pipe), then hands `rasa run` the arguments with the
+# token added in-process. Rasa 3.6 takes the token from its command line
+# only (`--auth-token`), which every local user reads in `ps`
+# (/proc/<pid>/cmdline); an environment variable would show in
+# /proc/<pid>/environ. Neither holds it this way.
+LAUNCHER = """\
+import os, sys
+token = sys.stdin.readline().strip()
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.close(null)
+if not token:
+    sys.exit("no API token on standard input")
+sys.argv = ["rasa", *sys.argv[1:], "--auth-token=" + token]
+del token
+from rasa.__main__ import main
+sys.exit(main())
+"""
+
+# The only variables of ours the Rasa child gets (no BOT_TOKEN, DATABASE_URL,
+# REDIS_URL, NLU_TOKEN …): what a program, Python and TensorFlow need.
+CHILD_ENV_KEYS = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "USER",
+    "LOGNAME",
+)
+CHILD_ENV_PREFIXES = ("TF_", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "XLA_")
+# Never passed on, whatever the prefix (TF_CLI_* is Terraform's, not TensorFlow's).
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "TF_CLI_")
+
+
+def rasa_python() -> Path:
+    exe = RASA_VENV / "bin" / "python"
+    if not exe.exists():
+        raise FileNotFoundError(
+            f"{exe} is missing: run `make setup` to install Rasa into .venv-rasa"
+        )
+    return exe
+
+
+def child_env(parent: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment for the Rasa server: none of the bot's secrets."""
+    parent = dict(os.environ) if parent is None else parent
+    env = {
+        k: v
+        for k, v in parent.items()
+        if k in CHILD_ENV_KEYS
+        or (k.startswith(CHILD_ENV_PREFIXES) and not any(w in k.upper() for w in _SECRET_WORDS))
+    }
+    bin_dir = str(RASA_VENV / "bin")
+    env["PATH"] = os.pathsep.join(
+        p for p in (bin_dir, env.get("PATH") or "/usr/local/bin:/usr/bin:/bin") if p
+    )
+    env.setdefault("HOME", str(REPO / "var"))
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        {
+            "VIRTUAL_ENV": str(RASA_VENV),
+            "PYTHONNOUSERSITE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONWARNINGS": "ignore",
+            "TF_NUM_INTEROP_THREADS": "1",
+            "TF_NUM_INTRAOP_THREADS": "2",
+        }
+    )
+    return env
+
+
 async def start_server(
     url: str = DEFAULT_URL,
     *,
@@ -168,28 +251,23 @@ async def start_server(
 ) -> RasaServer:
     """Start `rasa run --enable-api` on the loopback address of `url`.
 
-    The server listens on 127.0.0.1 only and requires a token.
+    The server listens on 127.0.0.1 only and requires a token, which it is
+    given through a pipe (not its command line nor its environment); its
+    environment is a minimal one (`child_env`).
     """
     if not model.exists():
         raise FileNotFoundError(f"no NLU model at {model}: run `make train`")
     parts = urlsplit(url)
     port = parts.port or 5005
     token = token or os.environ.get("NLU_TOKEN") or secrets.token_hex(24)
+    if "\n" in token or "\r" in token or not token.strip():
+        raise ValueError("the Rasa API token must be one line")
     log_path = log_path or (REPO / "var" / f"rasa-{port}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.update(
-        {
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "PYTHONWARNINGS": "ignore",
-            "TF_NUM_INTEROP_THREADS": "1",
-            "TF_NUM_INTRAOP_THREADS": "2",
-        }
-    )
     cmd = [
-        str(rasa_executable()),
+        str(rasa_python()),
+        "-c",
+        LAUNCHER,
         "run",
         "--enable-api",
         "--model",
@@ -198,8 +276,6 @@ async def start_server(
         "127.0.0.1",
         "--port",
         str(port),
-        # "=" form: a token may start with "-"
-        f"--auth-token={token}",
         "--quiet",
     ]
     log.info("starting Rasa server on 127.0.0.1:%s (log: %s)", port, log_path)
@@ -207,14 +283,20 @@ async def start_server(
         process = subprocess.Popen(  # noqa: S603 - fixed argv, our own venv
             cmd,
             cwd=REPO,
-            env=env,
+            env=child_env(),
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl, no allocation
         )
-    server = RasaServer(f"http://127.0.0.1:{port}", token, process, log_path)
+    assert process.stdin is not None
+    try:
+        process.stdin.write(token.encode() + b"\n")
+        process.stdin.close()
+    except OSError:
+        pass  # it died at once: reported below with its log
+    server = RasaServer(f"http://127.0.0.1:{port}", token, process, log_path, model)
     client = RasaClient(server.url, token, timeout=2.0, retries=0)
     try:
         loop = asyncio.get_running_loop()
@@ -228,8 +310,11 @@ async def start_server(
                     await client.parse("warm up")
                 return server
             await asyncio.sleep(0.5)
-        await server.stop()
         raise TimeoutError(f"Rasa server did not become ready within {timeout:.0f} s")
+    except BaseException:
+        # Timed out, or the start was cancelled (the bot stopping): not left behind.
+        await asyncio.shield(server.stop())
+        raise
     finally:
         await client.close()
 

@@ -205,6 +205,59 @@ async def handoff_of_message(
     ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class StaffTraces:
+    """Where a citizen's hand-offs are in one staff chat: the forum topics,
+    and the messages outside any topic (reply threads)."""
+
+    user_id: int
+    staff_chat_id: int
+    topics: tuple[int, ...] = ()
+    messages: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.topics or self.messages)
+
+
+async def staff_traces(session: AsyncSession, user_id: int, staff_chat_id: int) -> StaffTraces:
+    """What /forget removes from the staff chat (read before `delete_for_user`)."""
+    topics = set(
+        (
+            await session.scalars(
+                select(StaffTopic.thread_id).where(
+                    StaffTopic.staff_chat_id == staff_chat_id, StaffTopic.user_id == user_id
+                )
+            )
+        ).all()
+    )
+    topics.update(
+        t
+        for t in (
+            await session.scalars(
+                select(Handoff.thread_id).where(
+                    Handoff.user_id == user_id,
+                    Handoff.staff_chat_id == staff_chat_id,
+                    Handoff.thread_id.is_not(None),
+                )
+            )
+        ).all()
+        if t is not None
+    )
+    messages = (
+        await session.scalars(
+            select(HandoffMessage.message_id)
+            .join(Handoff, Handoff.id == HandoffMessage.handoff_id)
+            .where(
+                Handoff.user_id == user_id,
+                Handoff.thread_id.is_(None),
+                HandoffMessage.staff_chat_id == staff_chat_id,
+            )
+            .order_by(HandoffMessage.message_id)
+        )
+    ).all()
+    return StaffTraces(user_id, staff_chat_id, tuple(sorted(topics)), tuple(messages))
+
+
 async def delete_for_user(session: AsyncSession, user_id: int) -> int:
     """A citizen's /forget: their hand-off records and topic mapping (the
     staff chat's own history is Telegram's to delete)."""

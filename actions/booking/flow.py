@@ -210,7 +210,7 @@ class BookingFlow:
         if verb == "t":
             draft.time, draft.want_time, draft.nonce = None, arg[:4], None
             return await self._advance(ctx, draft)
-        if verb == "tp" and arg.isdigit():
+        if verb == "tp" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
             draft.page = int(arg)
             draft.time = None
             return await self._advance(ctx, draft)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,12 @@ from storage.db import database_unavailable
 log = logging.getLogger(__name__)
 
 NAME = "app"
+# Wrong IINs a citizen may give in a status lookup by number, over
+# LOOKUP_WINDOW seconds: counted per citizen, whatever they press or type
+# in between (a new lookup, /start, another flow), so an applicant's IIN
+# cannot be guessed three tries at a time.
 LOOKUP_TRIES = 3
+LOOKUP_WINDOW = 6 * 3600.0
 STATUS_LIST_MAX = 10
 # Form steps that take free text, which a question ("...?") or a request
 # ("позовите оператора") never is.
@@ -76,6 +82,46 @@ ESCAPE_MAX_LEN = 80
 DocumentReply = Reply
 
 
+class LookupTries:
+    """Wrong IINs per citizen in a sliding window (process memory: with
+    several workers each counts its own, which bounds the guesses all the
+    same). Times are the assistant's clock, in seconds."""
+
+    def __init__(
+        self, limit: int = LOOKUP_TRIES, window: float = LOOKUP_WINDOW, max_users: int = 50_000
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_users = max_users
+        self._failed: dict[int, deque[float]] = {}
+
+    def _recent(self, user_id: int, now: float) -> deque[float]:
+        times = self._failed.get(user_id)
+        if times is None:
+            return deque()
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if not times:
+            self._failed.pop(user_id, None)
+        return times
+
+    def blocked(self, user_id: int, now: float) -> bool:
+        return len(self._recent(user_id, now)) >= self.limit
+
+    def failed(self, user_id: int, now: float) -> int:
+        """Count a wrong IIN; how many in the window now."""
+        times = self._recent(user_id, now)
+        if not times:
+            if len(self._failed) >= self.max_users:
+                for old in [u for u, ts in self._failed.items() if now - ts[-1] >= self.window]:
+                    del self._failed[old]
+                if len(self._failed) >= self.max_users:
+                    self._failed.pop(next(iter(self._failed)))
+            self._failed[user_id] = times
+        times.append(now)
+        return len(times)
+
+
 class ApplicationFlow:
     name = NAME
     intents = frozenset({"submit_application", "check_status"})
@@ -84,6 +130,7 @@ class ApplicationFlow:
         self.applications = applications
         # Optional: to notice "call an operator" typed where a name is expected.
         self.nlu = nlu
+        self.lookup_tries = LookupTries()
 
     # -- Flow protocol -------------------------------------------------------------------
     async def on_intent(self, ctx: FlowContext, intent: str) -> Outcome:
@@ -416,7 +463,7 @@ class ApplicationFlow:
     def _match_option(self, ctx: FlowContext, key: str, text: str) -> str | None:
         options = self._options(ctx, key)
         said = fold(text[:200])
-        if said.isdigit() and 1 <= int(said) <= len(options):
+        if said.isascii() and said.isdigit() and 1 <= int(said) <= len(options):
             return list(options)[int(said) - 1]
         if len(said) < 3:
             return None
@@ -549,7 +596,7 @@ class ApplicationFlow:
         if number is None:
             return await self._my_applications(ctx)
         iin = ctx.parsed.entity("iin") if ctx.parsed else None
-        lookup = {"step": "number", "tries": 0}
+        lookup = {"step": "number"}
         self._put(ctx, "lookup", lookup)
         outcome = await self._lookup_number(ctx, lookup, number)
         if iin is not None and (self._state(ctx).get("lookup") or {}).get("step") == "iin":
@@ -599,8 +646,16 @@ class ApplicationFlow:
         return "\n".join(lines)
 
     def _lookup_start(self, ctx: FlowContext) -> Outcome:
-        self._put(ctx, "lookup", {"step": "number", "tries": 0})
+        if self.lookup_tries.blocked(ctx.user_id, ctx.clock().timestamp()):
+            return self._lookup_locked(ctx)
+        self._put(ctx, "lookup", {"step": "number"})
         return ctx.outcome([self._lookup_question(ctx, "intake-lookup-ask-number")], "check_status")
+
+    def _lookup_locked(self, ctx: FlowContext) -> Outcome:
+        """Too many wrong IINs lately: no lookup by number for now."""
+        self._put(ctx, "lookup", None)
+        text = ctx.t(ctx.lang, "intake-lookup-locked")
+        return ctx.outcome([self._after_lookup(ctx, text)], "check_status")
 
     def _lookup_question(self, ctx: FlowContext, key: str, note: str | None = None) -> Reply:
         t, lang = ctx.t, ctx.lang
@@ -631,6 +686,8 @@ class ApplicationFlow:
         if app is not None:
             self._put(ctx, "lookup", None)
             return ctx.outcome([self._after_lookup(ctx, self._describe(ctx, app))], "check_status")
+        if self.lookup_tries.blocked(ctx.user_id, ctx.clock().timestamp()):
+            return self._lookup_locked(ctx)
         lookup.update(step="iin", number=number)
         self._put(ctx, "lookup", lookup)
         return ctx.outcome([self._lookup_question(ctx, "intake-lookup-ask-iin")], "check_status")
@@ -643,13 +700,16 @@ class ApplicationFlow:
             note = t(lang, bad.key, **bad.args_)
             return ctx.outcome([self._lookup_question(ctx, "intake-lookup-ask-iin", note)])
         number = str(lookup.get("number", ""))
+        now = ctx.clock().timestamp()
+        if self.lookup_tries.blocked(ctx.user_id, now):
+            return self._lookup_locked(ctx)
         app = await self.applications.lookup(number, user_id=ctx.user_id, iin=iin)
         if app is not None:
             self._put(ctx, "lookup", None)
             return ctx.outcome([self._after_lookup(ctx, self._describe(ctx, app))], "check_status")
-        lookup["tries"] = int(lookup.get("tries", 0)) + 1
-        log.info("status lookup of %s refused (try %d)", number, lookup["tries"])
-        if lookup["tries"] >= LOOKUP_TRIES:
+        tries = self.lookup_tries.failed(ctx.user_id, now)
+        log.info("status lookup of %s refused (try %d)", number, tries)
+        if tries >= LOOKUP_TRIES:
             self._put(ctx, "lookup", None)
             return ctx.outcome([self._after_lookup(ctx, t(lang, "intake-lookup-too-many"))])
         lookup["step"] = "number"

@@ -48,8 +48,15 @@ STEPS: tuple[Step, ...] = (
 )
 BY_KEY = {s.key: s for s in STEPS}
 KEYS = tuple(s.key for s in STEPS)
-# Personal data: shown masked in the summary.
-MASKED: dict[str, Callable[[str], str]] = {"iin": v.mask_iin}
+# Personal data: the citizen sees it whole (in the summary, to check it);
+# anyone else sees it masked, like the staff reading the conversation that
+# was handed over to them (actions/handoff.py).
+MASKED: dict[str, Callable[[str], str]] = {
+    "iin": v.mask_iin,
+    "phone": v.mask_phone,
+    "applicant_name": v.mask_name,
+    "university_head_name": v.mask_name,
+}
 
 
 def step_number(key: str) -> int:

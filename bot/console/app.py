@@ -12,10 +12,21 @@ a session. Accounts are created on the command line (`python -m bot staff
 add LOGIN`); passwords are scrypt hashes (storage/staff.py). The session
 cookie is HttpOnly and SameSite=Strict; every POST carries the session's
 CSRF token (a form field or the X-CSRF-Token header) and, when the browser
-sends one, an Origin of this host. Login attempts are throttled per address
-and per login. Pages are plain HTML from templates/ with every value
-escaped; the script sets text with textContent only, and the Content
-Security Policy allows no inline script.
+sends one, an Origin of this host. Pages are plain HTML from templates/
+with every value escaped; the script sets text with textContent only, and
+the Content Security Policy allows no inline script. Every response (a 404
+too) carries the security headers, and none says what server this is.
+Request bodies over MAX_BODY are refused (413).
+
+Logins are throttled, never locked out (`LoginThrottle`): every try is
+counted before the password is checked (so parallel tries are counted
+too), per login and address, per address and per login; past a few free
+tries the next one must wait, twice as long each time (429 with
+Retry-After). Counters live in Redis when the bot has one (shared by
+workers), else in memory. The address is the peer's, or, when the peer is
+a trusted reverse proxy (CONSOLE_TRUSTED_PROXY), the one its
+X-Forwarded-For gives. A failed or throttled login is logged with the login
+and the address (never the password).
 """
 
 from __future__ import annotations
@@ -23,12 +34,14 @@ from __future__ import annotations
 import contextlib
 import hmac
 import html
+import ipaddress
 import json
 import logging
+import math
 import secrets
 import string
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -36,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.assistant import Assistant
@@ -65,6 +78,8 @@ LOGIN_COOKIE = "console_login"  # the login form's CSRF token (double submit)
 LANG_COOKIE = "console_lang"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_QUESTION = 1000  # characters of a caller's question
+MAX_BODY = 64 * 1024  # bytes of a request body
+SERVER_NAME = "console"  # the Server header: no software, no version
 APPLICATIONS_SHOWN = 100
 HANDOFFS_SHOWN = 100
 OUTBOX_SHOWN = 50
@@ -117,36 +132,194 @@ def _json_for_script(data: Any) -> Safe:
 
 
 # -- login throttling ----------------------------------------------------------------------------
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str | Sequence[str] | None) -> tuple[Network, ...]:
+    """ "127.0.0.1, 10.0.0.0/8" (CONSOLE_TRUSTED_PROXY) -> networks; bad entries are skipped."""
+    if spec is None:
+        return ()
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    networks: list[Network] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            log.warning("CONSOLE_TRUSTED_PROXY: %r is not an address or network", item[:60])
+    return tuple(networks)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(request: web.BaseRequest, trusted: Sequence[Network]) -> str:
+    """The agent's address: the peer's; or, when the peer is a trusted proxy,
+    the last address in X-Forwarded-For that is not one (each proxy appends
+    the address it saw; what comes before a trusted hop is the client's word)."""
+    peer = request.remote or "-"
+    peer_ip = _ip(peer)
+    if not trusted or peer_ip is None or not any(peer_ip in net for net in trusted):
+        return peer
+    hops = [h for value in request.headers.getall("X-Forwarded-For", []) for h in value.split(",")]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            return peer  # garbled: the proxy is the one we know
+        if not any(ip in net for net in trusted):
+            return str(ip)
+    return peer
+
+
+class ThrottleStore:
+    """Counters with a "not before" time, per key: the memory version."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._keys: dict[str, tuple[int, float, float]] = {}  # count, not before, forgotten at
+
+    def _get(self, key: str, now: float) -> tuple[int, float]:
+        item = self._keys.get(key)
+        if item is None or item[2] <= now:
+            self._keys.pop(key, None)
+            return 0, 0.0
+        return item[0], item[1]
+
+    async def attempt(
+        self, keys: Sequence[tuple[str, int]], now: float, base: float, cap: float, idle: float
+    ) -> float:
+        """Seconds to wait before a try is allowed; 0.0: allowed, and counted
+        under every key (`free` tries each before waits begin)."""
+        wait = max((self._get(k, now)[1] - now for k, _ in keys), default=0.0)
+        if wait > 0:
+            return wait
+        if len(self._keys) >= self.max_keys:
+            self._keys = {k: v for k, v in self._keys.items() if v[2] > now}
+        for key, free in keys:
+            count = self._get(key, now)[0] + 1
+            until = now + min(base * 2 ** (count - free), cap) if count >= free else 0.0
+            self._keys[key] = (count, until, now + idle + max(0.0, until - now))
+        return 0.0
+
+    async def release(self, reset: str, refund: Sequence[str], now: float) -> None:
+        """A good password: `reset` starts over, each of `refund` counts one try less."""
+        self._keys.pop(reset, None)
+        for key in refund:
+            count, until = self._get(key, now)
+            if count > 0:
+                self._keys[key] = (count - 1, until, self._keys[key][2])
+
+
+_ATTEMPT_LUA = """
+local now, base = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cap, idle = tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local u = tonumber(redis.call('HGET', key, 'u') or '0')
+  if u - now > wait then wait = u - now end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  local free = tonumber(ARGV[4 + i])
+  local n = redis.call('HINCRBY', key, 'n', 1)
+  local u = 0
+  if n >= free then
+    u = now + math.min(base * 2 ^ (n - free), cap)
+    redis.call('HSET', key, 'u', tostring(u))
+  end
+  redis.call('PEXPIRE', key, math.ceil((idle + math.max(0, u - now)) * 1000))
+end
+return '0'
+"""
+_RELEASE_LUA = """
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
+  if n > 0 then redis.call('HINCRBY', KEYS[i], 'n', -1) end
+end
+return 1
+"""
+
+
+class RedisThrottleStore(ThrottleStore):
+    """The same in Redis (one Lua script per try: atomic across workers);
+    in memory while Redis cannot be reached."""
+
+    def __init__(self, redis: Any, prefix: str = "console:login:") -> None:
+        super().__init__()
+        self.redis = redis
+        self.prefix = prefix
+        self._attempt = redis.register_script(_ATTEMPT_LUA)
+        self._release = redis.register_script(_RELEASE_LUA)
+
+    async def attempt(
+        self, keys: Sequence[tuple[str, int]], now: float, base: float, cap: float, idle: float
+    ) -> float:
+        from redis.exceptions import RedisError
+
+        try:
+            wait = await self._attempt(
+                keys=[self.prefix + k for k, _ in keys],
+                args=[now, base, cap, idle, *(free for _, free in keys)],
+            )
+        except RedisError:
+            log.warning("console: Redis unreachable, login throttling in memory meanwhile")
+            return await super().attempt(keys, now, base, cap, idle)
+        return float(wait.decode() if isinstance(wait, bytes) else wait)
+
+    async def release(self, reset: str, refund: Sequence[str], now: float) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self._release(keys=[self.prefix + k for k in (reset, *refund)], args=[])
+        except RedisError:
+            await super().release(reset, refund, now)
+
+
 @dataclass
 class LoginThrottle:
-    """At most `limit` failed logins per address and per login in `window` seconds."""
+    """Slows password guessing down without locking anyone out: every try
+    is counted (before the password is checked) under three keys, each with
+    tries free of waiting; past them the next try must wait `base_delay`,
+    then twice that each time, at most `max_delay`. Counts are forgotten
+    `idle` seconds after the last try; a good password resets its login and
+    address, and does not count against the address or the login.
 
-    limit: int = 5
-    window: float = 600.0
-    clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, list[float]] = field(default_factory=dict)
+    * login + address (`free`): one person mistyping, or guessing one login;
+    * address (`address_free`): one address guessing many logins;
+    * login (`login_free`): many addresses guessing one login."""
 
-    def _recent(self, key: str) -> list[float]:
-        now = self.clock()
-        kept = [at for at in self._failures.get(key, []) if now - at < self.window]
-        if kept:
-            self._failures[key] = kept
-        else:
-            self._failures.pop(key, None)
-        return kept
+    store: ThrottleStore = field(default_factory=ThrottleStore)
+    free: int = 3
+    address_free: int = 30
+    login_free: int = 50
+    base_delay: float = 2.0
+    max_delay: float = 300.0
+    idle: float = 900.0
+    clock: Callable[[], float] = time.time
 
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
+    @staticmethod
+    def _keys(login: str, address: str) -> tuple[str, str, str]:
+        return f"p:{address}:{login}", f"a:{address}", f"l:{login}"
 
-    def failed(self, *keys: str) -> None:
-        if len(self._failures) > 50_000:
-            self._failures.clear()
-        for k in keys:
-            self._failures.setdefault(k, []).append(self.clock())
+    async def attempt(self, login: str, address: str) -> float:
+        """0.0: go ahead and check the password (the try is counted); else
+        the seconds to wait first."""
+        pair, by_address, by_login = self._keys(login, address)
+        keys = [(pair, self.free), (by_address, self.address_free), (by_login, self.login_free)]
+        return await self.store.attempt(
+            keys, self.clock(), self.base_delay, self.max_delay, self.idle
+        )
 
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
+    async def succeeded(self, login: str, address: str) -> None:
+        pair, by_address, by_login = self._keys(login, address)
+        await self.store.release(pair, (by_address, by_login), self.clock())
 
 
 # -- the console --------------------------------------------------------------------------------
@@ -157,6 +330,7 @@ class Console:
     handoffs: Handoffs
     applications: Applications
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    trusted_proxies: tuple[Network, ...] = ()
 
     def t(self, lang: str, key: str, **args: Any) -> str:
         return self.assistant.t(lang, key, **args)
@@ -244,36 +418,73 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
 
 
+# Headers an HTTP error keeps when it is turned into a plain response.
+_KEPT_HEADERS = (hdrs.LOCATION, hdrs.ALLOW, hdrs.RETRY_AFTER)
+
+
+def _plain(exc: web.HTTPException) -> web.Response:
+    """An aiohttp HTTP error (404, 405, 413 ...) as a response the guard can finish."""
+    headers = {h: exc.headers[h] for h in _KEPT_HEADERS if h in exc.headers}
+    if exc.empty_body:
+        return web.Response(status=exc.status, headers=headers)
+    return web.Response(status=exc.status, text=f"{exc.status}: {exc.reason}", headers=headers)
+
+
+async def finish_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the security headers on every response, errors
+    included, and a Server header that names no software."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers[hdrs.SERVER] = SERVER_NAME
+
+
 @web.middleware
 async def guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Sessions, CSRF, the UI language and the security headers, for every request."""
+    """Body size, sessions, CSRF, the UI language and the security headers,
+    for every request."""
     console = _console(request)
     lang = _lang(request)
-    route = request.match_info.route.name
-    agent = await console.staff.agent(request.cookies.get(SESSION_COOKIE))
-    request[AGENT] = agent
     resp: web.StreamResponse
-    if request.method == "POST" and not _same_origin(request):
-        resp = _error(403, console.t(lang, "console-error-generic"))
-    elif route in _PUBLIC_ROUTES:
-        resp = await handler(request)
-    elif agent is None:
-        if "/api/" in request.path:
-            resp = _error(401, console.t(lang, "console-error-session"))
-        else:
-            resp = _redirect(_url(request, "login"))
-    elif request.method == "POST" and not await _csrf_ok(request, agent):
-        log.info("console: POST without a valid CSRF token refused")
-        resp = _error(403, console.t(lang, "console-error-session"))
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        resp = _error(413, console.t(lang, "console-error-generic"))
     else:
-        resp = await handler(request)
+        # The size limit of the application serving the console (the
+        # webhook's, say) is not ours: a body is read with this one.
+        request = request.clone(client_max_size=MAX_BODY)
+        try:
+            resp = await _guarded(request, handler, console, lang)
+        except web.HTTPException as exc:
+            resp = _plain(exc)
     for name, value in _SECURITY_HEADERS.items():
         resp.headers.setdefault(name, value)
     if request.query.get("lang") in LANGS:
         _set_cookie(request, resp, LANG_COOKIE, lang, 365 * 24 * 3600)
     return resp
+
+
+async def _guarded(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    console: Console,
+    lang: str,
+) -> web.StreamResponse:
+    route = request.match_info.route.name
+    agent = await console.staff.agent(request.cookies.get(SESSION_COOKIE))
+    request[AGENT] = agent
+    if request.method == "POST" and not _same_origin(request):
+        return _error(403, console.t(lang, "console-error-generic"))
+    if route in _PUBLIC_ROUTES:
+        return await handler(request)
+    if agent is None:
+        if "/api/" in request.path:
+            return _error(401, console.t(lang, "console-error-session"))
+        return _redirect(_url(request, "login"))
+    if request.method == "POST" and not await _csrf_ok(request, agent):
+        log.info("console: POST without a valid CSRF token refused")
+        return _error(403, console.t(lang, "console-error-session"))
+    return await handler(request)
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -325,17 +536,20 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return await login_page(request, console.t(lang, "console-login-expired"), 400)
     login = str(form.get("login", "")).strip().lower()[:40]
     password = str(form.get("password", ""))[:200]
-    keys = (f"ip:{request.remote}", f"login:{login}")
-    if console.throttle.blocked(*keys):
-        return await login_page(request, console.t(lang, "console-login-throttled"), 429)
+    address = client_address(request, console.trusted_proxies)
+    wait = await console.throttle.attempt(login, address)
+    if wait > 0:
+        log.warning("console: login %r from %s throttled (%.0f s to wait)", login, address, wait)
+        resp = await login_page(request, console.t(lang, "console-login-throttled"), 429)
+        resp.headers[hdrs.RETRY_AFTER] = str(max(1, math.ceil(wait)))
+        return resp
     account_id = await console.staff.check(login, password)
     if account_id is None:
-        console.throttle.failed(*keys)
-        log.info("console: failed login")
+        log.warning("console: failed login %r from %s", login, address)
         return await login_page(request, console.t(lang, "console-login-failed"), 401)
-    console.throttle.succeeded(*keys)
+    await console.throttle.succeeded(login, address)
     token = await console.staff.start_session(account_id)
-    log.info("console: account %s logged in", account_id)
+    log.info("console: account %s (%r) logged in from %s", account_id, login, address)
     resp = _redirect(_base(request))
     _set_cookie(request, resp, SESSION_COOKIE, token, int(console.staff.ttl.total_seconds()))
     resp.del_cookie(LOGIN_COOKIE, path=_base(request))
@@ -719,16 +933,31 @@ def console_app(
     *,
     applications: Applications | None = None,
     throttle: LoginThrottle | None = None,
+    redis: Any = None,
+    trusted_proxies: str | Sequence[str] | None = None,
 ) -> web.Application:
     """The console as an aiohttp application, to mount under a prefix
-    (`mount_console`) or serve on its own (`console_site`)."""
-    app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
+    (`mount_console`) or serve on its own (`console_site`).
+
+    `redis`: the bot's client, for login counters shared by workers (memory
+    without). `trusted_proxies`: CONSOLE_TRUSTED_PROXY of the settings when
+    not given."""
+    if trusted_proxies is None:
+        from bot.settings import Settings
+
+        trusted_proxies = Settings().console_trusted_proxy
+    if throttle is None:
+        store = RedisThrottleStore(redis) if redis is not None else ThrottleStore()
+        throttle = LoginThrottle(store)
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(finish_headers)
     app[CONSOLE] = Console(
         assistant,
         StaffDirectory(sessions),
         Handoffs(sessions),
         applications or Applications(sessions, translator=assistant.t),
-        throttle or LoginThrottle(),
+        throttle,
+        parse_networks(trusted_proxies),
     )
     r = app.router
     r.add_get("/", index, name="index")
@@ -772,7 +1001,8 @@ async def console_site(
 ) -> AsyncIterator[str | None]:
     """Serve the console on its own site (the bot polls); yields its URL, or
     None when the port cannot be had: the bot still answers citizens then."""
-    root = web.Application()
+    root = web.Application(client_max_size=MAX_BODY)
+    root.on_response_prepare.append(finish_headers)
     mount_console(root, assistant, sessions, **kwargs)
 
     async def home(_: web.Request) -> web.StreamResponse:

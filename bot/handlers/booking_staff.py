@@ -6,16 +6,26 @@ answers in that chat, and in a private chat with the bot when Telegram says
 the sender is a member of it. Anyone else's /day falls through to the
 routers after this one (a citizen gets the usual unknown-command answer).
 The list shows booking codes, never who booked.
+
+Telegram is asked (getChatMember) once per person per MEMBERSHIP_TTL, the
+answer, yes or no, kept that long; and at most LOOKUPS_PER_MINUTE times a
+minute in all: past that, a /day in a private chat from someone not known
+to be staff falls through unasked (a flood of /day from many accounts
+costs Telegram calls no more than that).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import time as clock
+from collections import deque
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,14 +39,31 @@ from bot.settings import Settings
 from knowledge.calendar import Calendar
 from storage.booking import Booking, BookingStore
 
+log = logging.getLogger(__name__)
+
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer (member or not) is trusted
+LOOKUPS_PER_MINUTE = 20  # getChatMember calls at most, for everyone together
+MEMBERS_KEPT = 10_000
 
 
 class StaffOnly(Filter):
     """The message comes from the staff chat, or privately from one of its members."""
 
-    def __init__(self, staff_chat_id: int | None) -> None:
+    def __init__(
+        self,
+        staff_chat_id: int | None,
+        *,
+        ttl: float = MEMBERSHIP_TTL,
+        lookups_per_minute: int = LOOKUPS_PER_MINUTE,
+        clock: Callable[[], float] = clock.monotonic,
+    ) -> None:
         self.staff_chat_id = staff_chat_id
+        self.ttl = ttl
+        self.lookups_per_minute = lookups_per_minute
+        self.clock = clock
+        self._members: dict[int, tuple[float, bool]] = {}
+        self._lookups: deque[float] = deque()
 
     async def __call__(self, message: Message, bot: Bot) -> bool:
         if self.staff_chat_id is None:
@@ -45,13 +72,37 @@ class StaffOnly(Filter):
             return True
         if message.chat.type != "private" or message.from_user is None:
             return False
-        try:
-            member = await bot.get_chat_member(self.staff_chat_id, message.from_user.id)
-        except TelegramAPIError:
+        return await self.is_member(bot, message.from_user.id)
+
+    async def is_member(self, bot: Bot, user_id: int) -> bool:
+        assert self.staff_chat_id is not None
+        now = self.clock()
+        cached = self._members.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        while self._lookups and now - self._lookups[0] >= 60.0:
+            self._lookups.popleft()
+        if len(self._lookups) >= self.lookups_per_minute:
+            log.info("/day: membership lookups over their limit, not asked")
             return False
-        if member.status == "restricted":
-            return bool(getattr(member, "is_member", False))
-        return member.status in MEMBER_STATUSES
+        self._lookups.append(now)
+        try:
+            member = await bot.get_chat_member(self.staff_chat_id, user_id)
+        except TelegramBadRequest:
+            ok = False  # "user not found": never been in the chat
+        except TelegramAPIError:
+            return False  # Telegram unreachable: not staff for now, asked again next time
+        else:
+            if member.status == "restricted":
+                ok = bool(getattr(member, "is_member", False))
+            else:
+                ok = member.status in MEMBER_STATUSES
+        if len(self._members) >= MEMBERS_KEPT:
+            self._members = {k: v for k, v in self._members.items() if v[0] > now}
+            if len(self._members) >= MEMBERS_KEPT:
+                self._members.clear()
+        self._members[user_id] = (now + self.ttl, ok)
+        return ok
 
 
 class DayList:

@@ -11,7 +11,16 @@ header message instead. In both cases:
   language;
 * what an agent writes in the topic (or as a reply) is copied to the
   citizen, except notes starting with "//"; /close gives the conversation
-  back to the bot.
+  back to the bot. An agent's edit reaches the citizen too: the copy is
+  edited when this process made it (the mapping is kept in memory for
+  EDIT_WINDOW), else the new version is sent marked as a correction.
+
+Personal data: what the citizen wrote (in the header's recent messages and
+each relayed message) is shown with every IIN and phone number masked
+(actions.validators.mask_personal); a citizen message of any length is
+relayed whole, split over several messages past Telegram's limit. /forget
+deletes the citizen's topic (`forget_citizen`), or closes it when the bot
+may not delete it.
 
 Who is staff: only updates from the staff chat reach this router (the chat
 filter is on the router), and the author must be a member of that chat
@@ -28,7 +37,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -42,6 +53,11 @@ from aiogram.filters import Command, Filter
 from aiogram.types import (
     CallbackQuery,
     ChatMemberRestricted,
+    InputMediaAnimation,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
     Message,
     ReplyParameters,
     TelegramObject,
@@ -62,10 +78,11 @@ from actions.handoff import (
 )
 from actions.i18n import Translator
 from actions.suggest import Suggestion
+from actions.validators import mask_personal
 from bot.dedupe import Claims
 from bot.keyboards import inline_keyboard
 from bot.render import NO_PREVIEW, send_text, split_text
-from storage.handoffs import Handoffs, HandoffView
+from storage.handoffs import Handoffs, HandoffView, StaffTraces
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +90,12 @@ INTERNAL_NOTE = "//"  # an agent's message starting with this stays in the staff
 MEMBERSHIP_TTL = 60.0  # seconds a getChatMember answer is trusted
 PREVIEW_CHARS = 300  # of each suggested answer, in the staff chat
 PRESS_WINDOW = 30.0  # a second tap on the same suggestion within this is a double tap
+EDIT_WINDOW = 48 * 3600.0  # an agent's message copied this long ago is still edited in place
+COPIES_KEPT = 20_000  # agent message -> citizen copy mappings kept (the oldest go first)
+DELETE_BATCH = 100  # deleteMessages takes at most this many ids
+# Fluent refuses a placeable longer than 2,500 characters ("{???}"): long
+# texts are put into the rendered message in place of this mark instead.
+_TEXT_MARK = "\ue000"
 # What an agent may send a citizen (copied as is); service messages are not.
 RELAYED_CONTENT = frozenset(
     {
@@ -99,6 +122,25 @@ class _ThreadGone(Exception):
     """The citizen's topic was deleted from the staff chat."""
 
 
+def fill(t: Translator, lang: str, key: str, text: str, **args: Any) -> str:
+    """Message `key` with `text` as its $text, whatever its length (Fluent
+    renders a placeable over 2,500 characters as "{???}")."""
+    rendered = t(lang, key, text=_TEXT_MARK, **args)
+    if _TEXT_MARK not in rendered:
+        return rendered + "\n" + text
+    return rendered.replace(_TEXT_MARK, text)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """An agent's message as the citizen received it."""
+
+    user_id: int
+    message_id: int
+    at: float
+    prefix: str = ""  # a correction sent as a new message starts with this
+
+
 class TelegramDesk:
     """The staff desk (actions.handoff.StaffDesk) in a Telegram supergroup."""
 
@@ -116,6 +158,7 @@ class TelegramDesk:
         self.t = t
         self.lang = staff_lang
         self._members: dict[int, tuple[float, bool]] = {}
+        self._copies: OrderedDict[int, Copy] = OrderedDict()
 
     # -- StaffDesk ----------------------------------------------------------------------
     async def open(self, ticket: Ticket) -> None:
@@ -231,6 +274,52 @@ class TelegramDesk:
         except (TelegramAPIError, _ThreadGone):
             log.warning("note to the staff chat not posted", exc_info=True)
 
+    # -- agents' messages as the citizen got them -------------------------------------------
+    def copied(self, staff_message_id: int, copy: Copy) -> None:
+        """Remember where an agent's message went (to relay its edits)."""
+        self._copies[staff_message_id] = copy
+        self._copies.move_to_end(staff_message_id)
+        while len(self._copies) > COPIES_KEPT:
+            self._copies.popitem(last=False)
+
+    def copy_of(self, staff_message_id: int, user_id: int) -> Copy | None:
+        copy = self._copies.get(staff_message_id)
+        if copy is None or copy.user_id != user_id:
+            return None
+        if time.monotonic() - copy.at > EDIT_WINDOW:
+            self._copies.pop(staff_message_id, None)
+            return None
+        return copy
+
+    # -- /forget ----------------------------------------------------------------------------
+    async def forget_citizen(self, traces: StaffTraces) -> None:
+        """A citizen's /forget: their topic is deleted from the staff chat
+        (every message in it goes), or, when the bot may not delete it,
+        closed with a note; hand-off messages outside a topic are deleted.
+        Best effort: a failure is logged, the citizen's data is gone anyway."""
+        for thread in traces.topics:
+            try:
+                await self.bot.delete_forum_topic(self.chat_id, thread)
+                continue
+            except TelegramAPIError as exc:
+                log.info("staff topic not deleted (%s): closing it", exc.message)
+            try:
+                await self._post(self.t(self.lang, "ho-staff-forgotten"), thread, None)
+            except (TelegramAPIError, _ThreadGone):
+                log.info("staff topic of a forgotten citizen: no note posted")
+            try:
+                await self.bot.close_forum_topic(self.chat_id, thread)
+            except TelegramAPIError as exc:
+                log.warning("staff topic of a forgotten citizen not closed: %s", exc.message)
+        messages = list(traces.messages)
+        for start in range(0, len(messages), DELETE_BATCH):
+            try:
+                await self.bot.delete_messages(self.chat_id, messages[start : start + DELETE_BATCH])
+            except TelegramAPIError as exc:
+                log.warning("staff messages of a forgotten citizen not deleted: %s", exc.message)
+        for key in [k for k, c in self._copies.items() if c.user_id == traces.user_id]:
+            self._copies.pop(key, None)
+
     # -- rendering ---------------------------------------------------------------------------
     def title(self, intent: str, service: str | None, channel: str | None) -> str:
         parts = [self._label(f"topic-{intent}", intent)]
@@ -269,13 +358,16 @@ class TelegramDesk:
             )
         if ticket.recent:
             lines += ["", t(sl, "ho-staff-recent")]
-            lines += [("👤 " if who == "c" else "🤖 ") + said for who, said in ticket.recent]
+            lines += [
+                ("👤 " if who == "c" else "🤖 ") + mask_personal(said)
+                for who, said in ticket.recent
+            ]
         lines += ["", t(sl, "ho-staff-howto-topic" if thread else "ho-staff-howto-reply")]
         return "\n".join(lines)
 
     def _relayed(self, handoff: HandoffView, text: str, suggestions: Sequence[Suggestion]) -> str:
         t, sl = self.t, self.lang
-        lines = [t(sl, "ho-staff-message", id=handoff.id, text=text)]
+        lines = [fill(t, sl, "ho-staff-message", mask_personal(text), id=handoff.id)]
         if suggestions:
             lines += ["", t(sl, "ho-staff-suggestions")]
             for n, s in enumerate(suggestions, 1):
@@ -365,6 +457,13 @@ def _flow_of(assistant: Assistant) -> HandoffFlow | None:
     return flow if isinstance(flow, HandoffFlow) else None
 
 
+def desk_of(assistant: Assistant) -> TelegramDesk | None:
+    """The staff chat the hand-offs go to, when there is one."""
+    flow = _flow_of(assistant)
+    desk = flow.desk if flow is not None else None
+    return desk if isinstance(desk, TelegramDesk) else None
+
+
 def attach_desk(
     assistant: Assistant, bot: Bot, staff_chat_id: int | None, staff_lang: str = "ru"
 ) -> TelegramDesk | None:
@@ -442,7 +541,7 @@ async def on_staff_message(
         await desk.note("ho-staff-not-open", about=message)
         return
     try:
-        await bot.copy_message(handoff.user_id, desk.chat_id, message.message_id)
+        copied = await bot.copy_message(handoff.user_id, desk.chat_id, message.message_id)
     except TelegramForbiddenError:
         await staff.close(handoff)
         await desk.note("ho-staff-blocked", about=message)
@@ -451,7 +550,97 @@ async def on_staff_message(
         log.warning("hand-off %s: agent's message not delivered: %s", handoff.id, exc.message)
         await desk.note("ho-staff-undelivered", about=message)
         return
+    desk.copied(message.message_id, Copy(handoff.user_id, copied.message_id, time.monotonic()))
     await staff.answered(handoff)
+
+
+def _new_media(message: Message) -> Any:
+    """The edited message's media as editMessageMedia takes it; None for
+    content that cannot replace a copy in place (text, location ...)."""
+    caption = message.caption
+    entities = message.caption_entities
+    if message.photo:
+        return InputMediaPhoto(
+            media=message.photo[-1].file_id, caption=caption, caption_entities=entities
+        )
+    if message.video:
+        return InputMediaVideo(
+            media=message.video.file_id, caption=caption, caption_entities=entities
+        )
+    if message.animation:
+        return InputMediaAnimation(
+            media=message.animation.file_id, caption=caption, caption_entities=entities
+        )
+    if message.audio:
+        return InputMediaAudio(
+            media=message.audio.file_id, caption=caption, caption_entities=entities
+        )
+    if message.document:
+        return InputMediaDocument(
+            media=message.document.file_id, caption=caption, caption_entities=entities
+        )
+    return None
+
+
+async def _edit_copy(bot: Bot, message: Message, copy: Copy) -> bool:
+    """Edit the citizen's copy of `message` in place; False when it cannot be."""
+    try:
+        if message.text is not None:
+            text = (copy.prefix + message.text) if copy.prefix else message.text
+            await bot.edit_message_text(
+                text=text,
+                chat_id=copy.user_id,
+                message_id=copy.message_id,
+                entities=None if copy.prefix else message.entities,
+                parse_mode=None,
+                link_preview_options=NO_PREVIEW,
+            )
+            return True
+        media = None if copy.prefix else _new_media(message)
+        if media is None:
+            return False
+        await bot.edit_message_media(media, chat_id=copy.user_id, message_id=copy.message_id)
+        return True
+    except TelegramBadRequest as exc:
+        if "not modified" in exc.message.lower():
+            return True
+        log.info("agent's edit not applied to the copy (%s): sent as a correction", exc.message)
+        return False
+
+
+async def on_staff_edit(message: Message, bot: Bot, desk: TelegramDesk, staff: StaffSide) -> None:
+    """An agent edited a message of theirs: the citizen gets the new version."""
+    if message.content_type not in RELAYED_CONTENT:
+        return
+    if (message.text or "").startswith(("/", INTERNAL_NOTE)):
+        return
+    user_id, handoff = await desk.handoff_of(message)
+    if user_id is None or handoff is None:
+        return  # not a citizen's topic, or the conversation is over: nothing to correct
+    if not await desk.is_staff(message):
+        log.info("staff chat: edit of a non-member not relayed")
+        return
+    copy = desk.copy_of(message.message_id, handoff.user_id)
+    try:
+        if copy is not None and await _edit_copy(bot, message, copy):
+            return
+        marked = desk.t(handoff.lang, "ho-corrected")
+        if message.text is not None:
+            sent = await send_text(bot, handoff.user_id, marked + "\n\n" + message.text)
+            new = Copy(handoff.user_id, sent.message_id, time.monotonic(), marked + "\n\n")
+        else:
+            await send_text(bot, handoff.user_id, marked)
+            again = await bot.copy_message(handoff.user_id, desk.chat_id, message.message_id)
+            new = Copy(handoff.user_id, again.message_id, time.monotonic())
+    except TelegramForbiddenError:
+        await staff.close(handoff)
+        await desk.note("ho-staff-blocked", about=message)
+        return
+    except TelegramBadRequest as exc:
+        log.warning("hand-off %s: agent's edit not delivered: %s", handoff.id, exc.message)
+        await desk.note("ho-staff-undelivered", about=message)
+        return
+    desk.copied(message.message_id, new)
 
 
 async def on_suggestion(
@@ -523,6 +712,8 @@ def make_router(assistant: Assistant) -> Router:
     router.callback_query.filter(in_staff_chat)
     router.message.register(on_staff_close, Command("close"))
     router.message.register(on_staff_message)
+    router.edited_message.filter(in_staff_chat)
+    router.edited_message.register(on_staff_edit)
     router.callback_query.register(on_suggestion, F.data.startswith(SUGGESTION + ":"))
     router.callback_query.register(on_close_button, F.data == STAFF_CLOSE)
     router.callback_query.register(on_other_button)

@@ -3,6 +3,7 @@ when the bot itself speaks (a sticker, a flood notice, an apology)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,18 +13,32 @@ from aiogram.types import TelegramObject, User
 from actions.assistant import Assistant
 from actions.i18n import LANGS
 
+log = logging.getLogger(__name__)
+
 DEFAULT_LANG = "kk"
 
 
 async def language_of(assistant: Assistant, user_id: int, hint: str | None = None) -> str:
     """The language of the conversation, else the one on the user's row,
-    else the Telegram app's language when it is one of ours, else Kazakh."""
-    conv = await assistant.states.load(user_id)
-    if conv.lang in LANGS:
-        return conv.lang
-    stored = await assistant.users.get_language(user_id)
-    if stored in LANGS:
-        return stored
+    else the Telegram app's language when it is one of ours, else Kazakh.
+
+    Never fails: a store that does not answer (Redis, the database) is
+    skipped, so that an apology for it still comes in the citizen's
+    language (the app's), not in Kazakh to a Russian speaker."""
+    try:
+        conv = await assistant.states.load(user_id)
+    except Exception as exc:
+        log.warning("conversation language unknown (%s)", type(exc).__name__)
+    else:
+        if conv.lang in LANGS:
+            return conv.lang
+    try:
+        stored = await assistant.users.get_language(user_id)
+    except Exception as exc:
+        log.warning("remembered language unknown (%s)", type(exc).__name__)
+    else:
+        if stored in LANGS:
+            return stored
     code = (hint or "").split("-")[0].lower()
     return code if code in LANGS else DEFAULT_LANG
 

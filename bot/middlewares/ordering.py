@@ -31,6 +31,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
+from actions.state import Outage, shared_store_errors
 from bot.dedupe import Renewals
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,12 @@ class UserLocks:
         *,
         lock_ttl: float = LOCK_TTL,
         wait: float = 30.0,
+        outage: Outage | None = None,
     ) -> None:
         self.redis = redis
+        # While Redis is unreachable the local lock alone orders a citizen's
+        # updates (one worker's view: best effort), instead of failing them.
+        self.outage = outage or Outage()
         self.prefix = prefix
         self.lock_ttl = lock_ttl
         self.wait = wait
@@ -82,6 +87,9 @@ class UserLocks:
     async def _shared(self, user_id: int) -> AsyncIterator[None]:
         from redis.exceptions import LockError, RedisError
 
+        if not self.outage.usable():
+            yield  # Redis away: this worker's lock only
+            return
         lock = self.redis.lock(
             f"{self.prefix}lock:{user_id}",
             timeout=self.lock_ttl,
@@ -89,7 +97,16 @@ class UserLocks:
             blocking_timeout=self.wait,
             thread_local=False,
         )
-        acquired = await lock.acquire()
+        reached = True
+        try:
+            acquired = await lock.acquire()
+        except shared_store_errors() as exc:
+            self.outage.failed(exc, "per-citizen locks")
+            reached = acquired = False
+        if not reached:
+            yield
+            return
+        self.outage.succeeded()
         if not acquired:
             # Better an answer out of order than no answer: go on unlocked.
             log.warning("user lock not acquired within %.0f s; handling anyway", self.wait)
@@ -97,7 +114,7 @@ class UserLocks:
         async def renew() -> None:
             # The full lock_ttl again, if still ours (else released meanwhile,
             # or lapsed: the warning comes at release).
-            with contextlib.suppress(LockError):
+            with contextlib.suppress(LockError, *shared_store_errors()):
                 await lock.reacquire()
 
         try:
@@ -113,9 +130,9 @@ class UserLocks:
                 except LockError:
                     # It lapsed (not renewed for lock_ttl: Redis or the loop stalled).
                     log.warning("user lock expired before release")
-                except RedisError:
+                except (RedisError, OSError) as exc:
                     # Not freed now, it frees itself after lock_ttl; the reply is out.
-                    log.warning("user lock not released", exc_info=True)
+                    self.outage.failed(exc, "per-citizen locks")
 
     def __len__(self) -> int:
         return len(self._local)

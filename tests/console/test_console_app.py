@@ -158,7 +158,7 @@ async def test_language_switch(client: Client) -> None:
 
 
 async def test_logins_are_throttled(world: ConsoleWorld) -> None:
-    async with TestClient(TestServer(console_root(world, LoginThrottle(limit=3)))) as client:
+    async with TestClient(TestServer(console_root(world, LoginThrottle(free=3)))) as client:
         for _ in range(3):
             status, _ = await log_in(client, password="wrong password 1414")
             assert status == 401

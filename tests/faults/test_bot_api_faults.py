@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.i18n import Translator
 from bot.dispatcher import Shared, build_dispatcher
+from bot.handlers.privacy import privacy_text
 from bot.sender import RetryPolicy
 from bot.telegram import make_bot
 from knowledge.base import KnowledgeBase
@@ -95,7 +96,7 @@ async def test_5xx_answers_are_retried_with_backoff(
     await fake.quiet(0.5)
     tried = attempts(fake, user, mark)
     assert [c.status for c in tried] == [500, 500, 502, 200]
-    assert [c.text for c in tried if c.ok] == [T("ru", "tg-privacy")]  # once
+    assert [c.text for c in tried if c.ok] == [privacy_text(T, "ru")]  # once
     waits = gaps(tried)
     for n, waited in enumerate(waits):
         backoff = DEFAULT.backoff * 2**n  # 0.5, 1, 2 s
@@ -111,7 +112,7 @@ async def test_429_waits_retry_after(fake: FakeTelegram, bot_process: BotProcess
     await fake.quiet(0.5)
     tried = attempts(fake, user, mark)
     assert [c.status for c in tried] == [429, 429, 200]
-    assert [c.text for c in tried if c.ok] == [T("ru", "tg-privacy")]
+    assert [c.text for c in tried if c.ok] == [privacy_text(T, "ru")]
     waits = gaps(tried)
     assert all(1.0 - 0.02 <= w <= 1.5 for w in waits), waits
 
@@ -162,7 +163,7 @@ async def test_a_timeout_telegram_never_processed_is_retried_once(
     await task
     tried = attempts(fake, user, mark)
     assert [c.status for c in tried] == [502, 200]  # 502: the dropped one, answered to nobody
-    assert [c.text for c in tried if c.ok] == [T("ru", "tg-privacy")]
+    assert [c.text for c in tried if c.ok] == [privacy_text(T, "ru")]
     waited = tried[1].arrived - tried[0].arrived
     assert 1.0 <= waited <= 1.0 + FAST_RETRY.max_backoff * 1.25 + 0.3, waited
 
@@ -182,7 +183,7 @@ async def test_a_timeout_telegram_did_process_sends_the_reply_twice(
     await feed(bot, dp, fake.text(user, "/privacy"))
     await fake.wait_for("sendMessage", chat_id=user, since=mark, count=2, timeout=10)
     tried = attempts(fake, user, mark)
-    assert [c.text for c in tried if c.ok] == [T("ru", "tg-privacy")] * 2
+    assert [c.text for c in tried if c.ok] == [privacy_text(T, "ru")] * 2
 
 
 async def test_when_every_retry_fails_the_citizen_gets_an_apology(

@@ -18,6 +18,7 @@ import pytest
 
 from actions.i18n import Translator
 from bot.dispatcher import COMMANDS
+from bot.handlers.privacy import privacy_text
 from nlu.light import LightModels
 from nlu.pipeline import NLU
 from storage import outbox
@@ -182,7 +183,7 @@ async def test_429_on_send_reply_arrives_after_retry_after(
     [reply] = await fake.wait_for("sendMessage", chat_id=user, since=mark)
     refused = [c for c in fake.of("sendMessage", since=mark, ok_only=False) if c.status == 429]
     assert refused and reply.at - refused[0].at >= 0.95
-    assert reply.text == T("ru", "tg-privacy")
+    assert reply.text == privacy_text(T, "ru")
 
 
 async def test_a_redelivered_update_is_answered_once(
