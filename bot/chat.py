@@ -52,7 +52,7 @@ async def run_interactive(assistant: Assistant) -> None:
         if text == "/start":
             payloads = _show(await assistant.start(TERMINAL_USER))
             continue
-        if text.isdigit() and 1 <= int(text) <= len(payloads):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(payloads):
             event = Event(TERMINAL_USER, button=payloads[int(text) - 1])
         else:
             event = Event(TERMINAL_USER, text=text)

@@ -1,13 +1,15 @@
 """The Dispatcher: routers, middlewares, and what handlers receive.
 
 Shared objects go in once as Dispatcher keyword arguments (aiogram's
-dependency injection): `assistant`, `translator`, `claims`. Per-update
+dependency injection): `assistant`, `translator`, `claims`, `bursts`. Per-update
 objects come from middlewares: `citizen` for every update, `session` for
 the privacy handlers.
 
 Update pipeline (outer middlewares on `dp.update`, in this order):
-  aiogram's user context -> per-user ordering lock -> update de-duplication
-  -> citizen; then, for private chats only, the flood guard (inner).
+  aiogram's user context -> latest message per chat (bot/bursts.py: noted
+  before the lock, which the message before may hold) -> per-user ordering
+  lock -> update de-duplication -> citizen; then, for private chats only,
+  the flood guard (inner).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.assistant import Assistant
 from actions.i18n import LANGS, Translator
+from bot.bursts import BurstPolicy, Bursts, Latest, latest_beside
 from bot.dedupe import Claims, MemoryClaims
 from bot.handlers import (
     applications_staff,
@@ -33,6 +36,7 @@ from bot.handlers import (
     start,
     unsupported,
 )
+from bot.middlewares.bursts import LatestMessageMiddleware
 from bot.middlewares.citizen import CitizenMiddleware
 from bot.middlewares.dedupe import UpdateDedupeMiddleware
 from bot.middlewares.flood import FloodMiddleware
@@ -57,6 +61,13 @@ class Shared:
     locks: UserLocks = field(default_factory=UserLocks)
     in_flight: InFlight = field(default_factory=InFlight)
     flood: FloodPolicy = field(default_factory=FloodPolicy)
+    burst: BurstPolicy = field(default_factory=BurstPolicy)
+    # The latest message per chat; None: beside the claims (Redis when they are).
+    latest: Latest | None = None
+
+    def __post_init__(self) -> None:
+        if self.latest is None:
+            self.latest = latest_beside(self.claims)
 
 
 def citizens_router(
@@ -88,7 +99,13 @@ def build_dispatcher(
 ) -> Dispatcher:
     shared = shared or Shared()
     translator = assistant.t
-    dp = Dispatcher(assistant=assistant, translator=translator, claims=shared.claims)
+    if shared.latest is None:
+        shared.latest = latest_beside(shared.claims)
+    latest = shared.latest
+    bursts = Bursts(latest, shared.burst)
+    dp = Dispatcher(assistant=assistant, translator=translator, claims=shared.claims, bursts=bursts)
+    # Before the ordering lock: a message is noted while the one before it is handled.
+    dp.update.outer_middleware(LatestMessageMiddleware(latest))
     dp.update.outer_middleware(UserOrderMiddleware(shared.locks, shared.in_flight))
     dp.update.outer_middleware(UpdateDedupeMiddleware(shared.claims))
     dp.update.outer_middleware(CitizenMiddleware(assistant))

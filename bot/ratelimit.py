@@ -89,9 +89,14 @@ class RedisBuckets:
 class FloodPolicy:
     """A citizen may send `burst` messages at once, then one every
     1/`rate` seconds; beyond that the messages are dropped and one notice is
-    sent per `notice_every` seconds."""
+    sent per `notice_every` seconds.
 
-    burst: float = 5
+    People type a question on a phone in pieces, eight or ten messages in a
+    few seconds ("здравствуйте", "у меня вопрос", "я потеряла диплом"...):
+    such a burst passes whole (bot/bursts.py reads it as one message); thirty
+    in a row do not."""
+
+    burst: float = 10
     rate: float = 0.5
     notice_every: float = 60.0
     # Button presses cost no NLU parse, and a person filling a form taps

@@ -1,5 +1,9 @@
 """The conversation itself: typed questions and button presses go to the
-assistant; its replies come back as messages with inline keyboards."""
+assistant; its replies come back as messages with inline keyboards.
+
+A short message that says nothing on its own ("здравствуйте", "КазНУ") is
+kept by the assistant to be read with the next one; its reply waits a
+moment (bot/bursts.py) and is dropped when that next message came."""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from actions.assistant import Assistant
+from actions.assistant import EMPTY_HANDED, Assistant
 from actions.events import Event
 from actions.i18n import Translator
+from bot.bursts import Bursts
 from bot.dedupe import Claims
 from bot.middlewares.citizen import Citizen
 from bot.render import retire_keyboard, send_outcome, send_reply, send_text
@@ -30,11 +35,32 @@ async def on_unknown_command(
     await send_reply(bot, message.chat.id, assistant.menu(lang))
 
 
-async def on_text(message: Message, bot: Bot, assistant: Assistant, citizen: Citizen) -> None:
-    outcome = await assistant.handle(
-        Event(citizen.id, text=message.text, lang_hint=await citizen.lang())
-    )
+async def on_text(
+    message: Message, bot: Bot, assistant: Assistant, citizen: Citizen, bursts: Bursts
+) -> None:
+    text = message.text or ""
+    started = assistant.clock().timestamp()
+    outcome = await assistant.handle(Event(citizen.id, text=text, lang_hint=await citizen.lang()))
+    if (
+        outcome.intent in EMPTY_HANDED
+        and bursts.may_be_fragment(text)
+        and await kept_as_fragment(assistant, citizen.id, text, started)
+        and await bursts.superseded(bot, message.chat.id, message.message_id)
+    ):
+        log.debug("reply to a fragment dropped: the newer message is read with it")
+        return
     await send_outcome(bot, message.chat.id, outcome)
+
+
+async def kept_as_fragment(assistant: Assistant, user_id: int, text: str, since: float) -> bool:
+    """Whether the assistant kept `text` (handled since `since`) to read it
+    with the next message. A flow's "yes" / "no" is not kept: its reply,
+    whatever its intent, is never held back."""
+    conv = await assistant.states.load(user_id)
+    return any(
+        isinstance(f, list) and len(f) == 2 and f[1] == text and float(f[0]) >= since
+        for f in conv.fragments
+    )
 
 
 async def on_button(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from actions.events import Button, Event, Outcome, Reply
 from bot.dispatcher import COMMANDS, build_dispatcher, set_bot_commands
+from bot.handlers.privacy import privacy_text
 from bot.render import TEXT_LIMIT
 from storage import outbox
 from storage.models import User
@@ -168,7 +169,7 @@ async def test_privacy_says_what_is_kept(harness: Harness) -> None:
     user = new_id()
     await harness.assistant.set_language(user, "ru")
     [reply] = await harness.say(user, "/privacy")
-    assert reply.text == t(harness, "ru", "tg-privacy")
+    assert reply.text == privacy_text(harness.assistant.t, "ru")
     assert "/forget" in reply.text
 
 
@@ -349,6 +350,8 @@ async def test_one_citizens_updates_are_handled_in_order(
             await asyncio.sleep(0.3)
         outcome = await original(event)
         outcome.replies = [Reply(f"ответ: {event.text}")]
+        # Answers: a burst of replies to fragments would be read as one (test_bursts.py).
+        outcome.intent = "ask_documents"
         return outcome
 
     monkeypatch.setattr(harness.assistant, "handle", slow_first)
@@ -384,7 +387,8 @@ async def test_a_flood_gets_one_notice_and_is_not_fed_to_the_nlu(harness: Harnes
     notice = t(harness, "ru", "tg-flood")
     assert texts.count(notice) == 1
     burst = harness.shared.flood.burst
-    assert len(parsed) <= burst + 1
+    # Messages read (one may be parsed again, read with the fragments before it).
+    assert len({u["message"]["text"] for u in flood} & set(parsed)) <= burst + 1
     assert len(texts) <= burst + 2
 
 
