@@ -53,9 +53,13 @@ lint: $(VENV)/.installed
 test: train lint
 	$(VENV)/bin/pytest -q
 
+# Two levels: the intent split (data/nlu-test), then whole conversations as
+# citizens write them, answer by answer (data/eval/conversations).
 eval: train
 	$(PY) -m nlu evaluate data/nlu-test/*.yml --json build/eval.json \
 		--min-accuracy 0.92 --min-translit 0.85 --min-language 0.97
+	$(PY) -m bot.evaluate data/eval/conversations/*.yml --json build/eval-answers.json \
+		--min-answer 0.95
 
 bench: train
 	$(PY) -m bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,13 @@ from actions.events import Button, Event, Outcome, Reply
 from actions.flows import Flow, FlowContext
 from actions.i18n import LANGS, Translator, default_translator
 from actions.state import Conversation, MemoryStateStore, StateStore
+from actions.units import (
+    DETAIL_MARGIN,
+    DETAIL_MIN_SIMILARITY,
+    RESCUE_MIN_SIMILARITY,
+    SERVICE_MARGIN,
+    UnitRanker,
+)
 from knowledge.base import Entry, KnowledgeBase
 from knowledge.calendar import Calendar
 from nlu.entities import lexicon
@@ -68,7 +76,61 @@ ACTION_TOPICS = {
 }
 # Without a service named, these are answered for every service at once
 # (short answers, and the citizen asking them rarely has one in mind).
-ANSWER_ALL_SERVICES = frozenset({"ask_legal_basis", "ask_fee", "ask_refusal", "ask_contacts"})
+ANSWER_ALL_SERVICES = frozenset(
+    {"ask_legal_basis", "ask_fee", "ask_refusal", "ask_contacts", "complaint"}
+)
+# Answers for every service at once when together they are no longer.
+EACH_SERVICE_MAX_CHARS = 700
+BUTTON_OF_SERVICE = {
+    "duplicate": "btn-duplicate",
+    "grant": "btn-grant",
+    "social_support": "btn-social",
+}
+# Requests to do something: never a follow-up to the question before them.
+REQUEST_INTENTS = frozenset(
+    {
+        "book_queue",
+        "cancel_booking",
+        "my_bookings",
+        "check_status",
+        "submit_application",
+        "request_operator",
+    }
+)
+# Replies that answer nothing: the message may be the start of a burst.
+EMPTY_HANDED = frozenset({"greet", "help", "affirm", "deny", "thank", FALLBACK_INTENT})
+# A message that says nothing alone may finish a burst ("что мне делать").
+BURST_TRIGGERS = frozenset({"help", "out_of_scope", FALLBACK_INTENT})
+# A message this long is more than a greeting or thanks.
+LONG_WORDS = 7
+# A burst: messages this close together are read as one.
+BURST_SECONDS = 60.0
+BURST_KEPT = 4
+# A short message keeps the conversation's language unless this sure.
+SHORT_SWITCH_CONFIDENCE = 0.97
+_KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
+# Greetings and politeness before the question (folded text).
+_GREETING_RE = re.compile(
+    r"^(?:(?:здравствуи(?:те)?|здрасте|добрыи\s+(?:день|вечер)|доброе\s+утро|привет|"
+    r"салем(?:етсиз)?(?:\s*бе)?|салеметсизбе|саламатсыз(?:\s*ба)?|салам|ассалаумагалеикум|"
+    r"кайырлы\s+(?:кун|таң|тан|кеш)|hello|hi|"
+    r"извините|простите|кешириниз|кешіріңіз|пожалуиста|подскажите(?:\s+пожалуиста)?|"
+    r"скажите(?:\s+пожалуиста)?|аитыңызшы|аитынызшы|у\s+меня\s+вопрос|менде\s+сурак\s+бар)"
+    r"[\s,.!:;-]*)+"
+)
+# Words that make a clause a question.
+_QUESTION_RE = re.compile(
+    r"\b(?:какие|какой|какая|куда|где|когда|сколько|как|можно|нужно|нужен|нужна|ли|"
+    r"кандаи|каида|кашан|канша|калаи|кимге|керек|бола|ма|ме|ба|бе|па|пе|ше|бар\s+ма)\b|\?"
+)
+# "How do I find out the status?", "can I book through egov?": a question
+# about an action, answered from the standard, not the action itself.
+_HOW_RE = re.compile(
+    r"\b(?:как|каким образом|можно ли|можно|где можно|калаи|кайдан|каидан|бола ма|болама|"
+    r"болады ма|бола ма екен|мумкин бе|мүмкін бе)\b"
+)
+_CLAUSE_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+|\s+(?:и|а также|также|жане|ари|тагы)\s+")
+
 SERVICES = ("duplicate", "grant", "social_support")
 CHANNELS = ("provider", "psc", "portal")
 CONFIDENCE_THRESHOLD = 0.45
@@ -132,6 +194,11 @@ class Turn:
     conv: Conversation
     lang: str
     parsed: ParseResult | None = None
+    # The question the answer is about when the message asks several.
+    question: str = ""
+    # What the answer units are matched against: the whole message (a story
+    # tells which fact is asked for), with the burst it ends when it ends one.
+    said: str = ""
 
 
 class Assistant:
@@ -156,6 +223,7 @@ class Assistant:
         self.clock = clock or calendar.now
         self.flows = {f.name: f for f in flows}
         self._flow_by_intent = {i: f for f in flows for i in f.intents}
+        self.ranker = UnitRanker(kb)
 
     def context(self, turn: Turn) -> FlowContext:
         return FlowContext(
@@ -261,6 +329,8 @@ class Assistant:
             if flow is not None:
                 return await flow.on_intent(self.context(turn), "request_operator")
             return self._operator(turn)
+        if verb == "cite":
+            return self._full_citation(lang, arg)
         if verb == "svc" and arg in SERVICES:
             conv.last_service = arg
             intent = conv.pending_intent
@@ -297,16 +367,105 @@ class Assistant:
                 return handled
         parsed = await self.nlu.parse(text)
         turn.parsed = parsed
-        if parsed.language_confidence >= LANG_CONFIDENCE or not (conv.lang or preferred):
-            turn.lang = parsed.language
+        turn.lang = self._language(conv, preferred, parsed, turn.lang)
         lang = turn.lang
         if parsed.intent == FALLBACK_INTENT and not parsed.ranking:
             return self._with(parsed, Outcome([Reply(self.t(lang, "empty-message"))], lang, None))
+        turn.said = text
+        parsed = await self._focus(turn, text, parsed)
+        turn.parsed = parsed
+        outcome = await self._understand(turn, parsed)
+        if outcome.intent in EMPTY_HANDED and len(text) < 200:
+            conv.fragments = [*conv.fragments, [self.clock().timestamp(), text]][-BURST_KEPT:]
+        else:
+            conv.fragments = []
+        if outcome.units:
+            # Two questions in one message: answer the second one too.
+            await self._second_question(turn, text, parsed, outcome)
+        self._note_repeal(turn, outcome)
+        return outcome
 
+    def _language(
+        self, conv: Conversation, preferred: str | None, parsed: ParseResult, current: str
+    ) -> str:
+        """The reply's language: the message's, unless a short message ("ал портал
+        ше?", "а в субботу?") would flip an established conversation."""
+        known = conv.lang or preferred
+        if not known:
+            return parsed.language
+        if parsed.language == known:
+            return known
+        words = [w for w in parsed.normalized.split() if any(c.isalpha() for c in w)]
+        if len(words) <= 4:
+            if known == "kk" and (
+                _KAZAKH_LETTERS_RE.search(parsed.text)
+                or {"ал", "ше", "шы", "ма", "ме", "ба", "бе", "па", "пе"} & set(words)
+            ):
+                return "kk"
+            if parsed.language_confidence < SHORT_SWITCH_CONFIDENCE:
+                return known
+        if parsed.language_confidence >= LANG_CONFIDENCE:
+            return parsed.language
+        return current
+
+    async def _focus(self, turn: Turn, text: str, parsed: ParseResult) -> ParseResult:
+        """The question in a message that starts with a greeting or a story,
+        that asks two things, or that finishes a burst of short messages."""
+        clauses, questions = _question_clauses(text)
+        if len(questions) >= 2:
+            # "куда обращаться и сколько это займёт?": the first question now,
+            # the second after it (_second_question); the story's service holds.
+            first = await self.nlu.parse(questions[0])
+            if self._confident(first) and first.intent in KNOWLEDGE_INTENTS:
+                turn.question = questions[0]
+                return _inherit(first, parsed)
+        if self._confident(parsed) and parsed.intent not in EMPTY_HANDED:
+            return parsed
+        tries: list[tuple[str, bool]] = []
+        stripped = _GREETING_RE.sub("", fold(text)).strip()
+        if stripped and stripped != fold(text) and len(stripped.split()) >= 2:
+            tries.append((stripped, False))
+        if len(clauses) >= 2 and questions:
+            tries.append((" ".join(questions), False))
+        named = parsed.entity("service") or parsed.entity("channel")
+        if not named and (parsed.intent in BURST_TRIGGERS or not self._confident(parsed)):
+            # ("а через цон?" names what it follows up on: not a burst.)
+            earlier = self._burst_before(turn)
+            if earlier:
+                joined = " ".join([*earlier, text])
+                tries.append((joined, True))
+                # Even if the whole burst parses to nothing confident, its
+                # words may name a unit plainly (_choose_unit's rescue).
+                turn.said = joined
+        for candidate, burst in tries:
+            if not candidate or candidate == text:
+                continue
+            again = await self.nlu.parse(candidate)
+            if self._confident(again) and again.intent not in EMPTY_HANDED:
+                if burst:
+                    turn.said = candidate
+                return _inherit(again, parsed)
+        return parsed
+
+    def _burst_before(self, turn: Turn) -> list[str]:
+        """The citizen's messages just before this one (a burst typed on a
+        phone: "я потеряла диплом", "КазНУ", "что мне делать")."""
+        conv = turn.conv
+        if time.time() - conv.updated > BURST_SECONDS:
+            return []
+        said = [text for who, text in conv.recent if who == "c"]
+        return said[-(BURST_KEPT - 1) :]
+
+    @staticmethod
+    def _confident(parsed: ParseResult) -> bool:
+        return parsed.intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
+
+    async def _understand(self, turn: Turn, parsed: ParseResult) -> Outcome:
+        conv, lang = turn.conv, turn.lang
         service = parsed.entity("service")
         channel = parsed.entity("channel")
         intent = parsed.intent
-        confident = intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
+        confident = self._confident(parsed)
         top_two = [r["name"] for r in parsed.ranking[:2]]
         if _WHEN_RE.search(parsed.normalized) and (
             intent == "ask_result" or set(top_two) == {"ask_result", "ask_processing_time"}
@@ -315,21 +474,58 @@ class Assistant:
             intent, confident = "ask_processing_time", True
 
         # A follow-up that only changes the service or channel of the last question.
-        if conv.last_intent and (service or channel) and self._is_followup(parsed, confident):
-            intent = conv.last_intent
+        followup = bool(
+            conv.last_intent and (service or channel) and self._is_followup(parsed, confident)
+        )
+        if followup:
+            intent = conv.last_intent or intent
             confident = True
         # An answer to "which service?" typed instead of pressed.
         if conv.pending_intent and service and (not confident or intent not in KNOWLEDGE_INTENTS):
             intent, confident = conv.pending_intent, True
             conv.pending_intent = None
+            followup = True
+
+        if (
+            confident
+            and intent in REQUEST_INTENTS
+            and intent != "request_operator"
+            and _HOW_RE.search(parsed.normalized)
+            and not parsed.entity("application_number")
+        ):
+            # "как узнать статус?", "можно записаться через егов?": the
+            # standard's answer, when one of its units is plainly asked for.
+            unit = self._choose_unit(turn, parsed, intent, False, service, channel, floor=True)
+            if unit is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
+        if (
+            confident
+            and service is not None
+            and intent in KNOWLEDGE_INTENTS
+            and service not in self.kb.services_for(intent)
+        ):
+            # "успею сдать документы на дубликат в ЦОН после работы?" read as
+            # the grant's application period: the service named has no such
+            # answer, so the words choose among that service's own units.
+            unit = self._choose_unit(turn, parsed, intent, False, service, channel, floor=True)
+            if unit is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
+        if turn.said != (turn.event.text or "") and intent in BURST_TRIGGERS:
+            # The end of a burst that the model reads as "help": the words decide.
+            confident = False
+        if intent in ("greet", "thank", "help") and len(parsed.normalized.split()) >= LONG_WORDS:
+            # A long message is never only a greeting: a story with a question
+            # the model could not place. The words decide, or we ask.
+            confident = False
+        if not followup and (not confident or intent in KNOWLEDGE_INTENTS):
+            unit = self._choose_unit(turn, parsed, intent, confident, service, channel)
+            if unit is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
 
         if not confident:
-            flow = self._flow_by_intent.get("request_operator")
-            if flow is not None and conv.misses >= 1:
-                # The second misunderstanding in a row: a person takes over.
-                conv.misses = 0
-                outcome = await flow.on_intent(self.context(turn), "request_operator")
-                return self._with(parsed, outcome)
             return self._with(parsed, self._not_understood(turn))
         conv.misses = 0
         if intent == "switch_language":
@@ -339,6 +535,167 @@ class Assistant:
         if flow is not None:
             return self._with(parsed, await flow.on_intent(self.context(turn), intent))
         return self._with(parsed, self._route(turn, intent, service, channel))
+
+    # -- answer units ----------------------------------------------------------
+    def _choose_unit(
+        self,
+        turn: Turn,
+        parsed: ParseResult,
+        intent: str,
+        confident: bool,
+        service: str | None,
+        channel: str | None,
+        *,
+        floor: bool = False,
+    ) -> Entry | None:
+        """The detail unit the message asks for, or (without a confident
+        intent) any unit it is plainly about; None: the general answer.
+        `floor`: any unit at least DETAIL_MIN_SIMILARITY close will do."""
+        conv = turn.conv
+        scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
+        candidates = [
+            e
+            for e in self.kb.entries
+            if e.ask
+            and (service is None or service in e.services)
+            and (channel is None or not e.channels or channel in e.channels)
+            and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
+        ]
+        if not candidates:
+            return None
+        ranked = self.ranker.rank(
+            turn.said or parsed.text, scores, candidates, focus=turn.question or None
+        )
+        if service is None and conv.last_service:
+            # The conversation's service counts, a little: "а фото нужно?" after grants.
+            ranked.sort(
+                key=lambda r: r.score + (0.05 if conv.last_service in r.entry.services else 0.0),
+                reverse=True,
+            )
+        best = ranked[0]
+        if floor:
+            return best.entry if best.similarity >= DETAIL_MIN_SIMILARITY else None
+        if best.entry.detail:
+            general = max(
+                (
+                    r.similarity
+                    for r in ranked
+                    if not r.entry.detail and set(r.entry.intents) & set(best.entry.intents)
+                ),
+                default=0.0,
+            )
+            close = best.similarity >= DETAIL_MIN_SIMILARITY
+            if confident and close and best.similarity >= general + DETAIL_MARGIN:
+                return best.entry
+            if not confident and best.similarity >= RESCUE_MIN_SIMILARITY:
+                return best.entry
+            return None
+        if not confident and best.similarity >= RESCUE_MIN_SIMILARITY:
+            return best.entry
+        if (
+            confident
+            and service is None
+            and conv.last_service is None
+            and intent in best.entry.intents
+            and len(best.entry.services) == 1
+        ):
+            # Which service? The words may say it ("канцелярия", "086", "ЕНТ")
+            # although no service was named: take it when the best answer of
+            # another service is clearly further away.
+            other = max(
+                (
+                    r.score
+                    for r in ranked
+                    if intent in r.entry.intents
+                    and not set(r.entry.services) & set(best.entry.services)
+                ),
+                default=0.0,
+            )
+            if best.score >= other + SERVICE_MARGIN and best.similarity >= 0.3:
+                return best.entry
+        return None
+
+    def _answer_unit(self, turn: Turn, entry: Entry, named_service: str | None) -> Outcome:
+        """One unit of the standard, the answer leading with it."""
+        lang, conv = turn.lang, turn.conv
+        if not entry.detail:
+            # A general entry the words pointed to: the usual answer for its topic.
+            service = named_service or (entry.services[0] if len(entry.services) == 1 else None)
+            if service is None and conv.last_service in entry.services:
+                service = conv.last_service
+            channel = entry.channels[0] if len(entry.channels) == 1 else None
+            return self._answer(turn, entry.intents[0], service, channel)
+        service = named_service if named_service in entry.services else None
+        if service is None:
+            service = (
+                conv.last_service if conv.last_service in entry.services else entry.services[0]
+            )
+        conv.last_intent = entry.intents[0]
+        conv.last_service = service
+        conv.last_channel = entry.channels[0] if len(entry.channels) == 1 else None
+        conv.pending_intent = None
+        conv.last_unit = entry.id
+        text = self._render([entry], lang)
+        rows = [[Button(self.t(lang, "btn-full-cite"), f"cite:{entry.id}")]]
+        topic = entry.intents[0]
+        if topic in KNOWLEDGE_INTENTS:
+            rows.append([Button(self.t(lang, f"topic-{topic}"), f"ask:{topic}:{service or ''}")])
+        rows.append(
+            [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
+        )
+        outcome = Outcome([Reply(text, rows)], lang, topic)
+        outcome.units = [entry.id]
+        return outcome
+
+    async def _second_question(
+        self, turn: Turn, text: str, parsed: ParseResult, outcome: Outcome
+    ) -> None:
+        """Two questions in one message ("where do I go and how long does it
+        take?"): the second gets its own answer after the first (one more
+        parse, only for such messages)."""
+        _, questions = _question_clauses(text)
+        if len(questions) < 2:
+            return
+        last = questions[-1]
+        again = await self.nlu.parse(last)
+        if not self._confident(again) or again.intent not in KNOWLEDGE_INTENTS:
+            return
+        if again.intent == outcome.intent:
+            return
+        saved = (
+            turn.conv.last_intent,
+            turn.conv.last_service,
+            turn.conv.last_channel,
+            turn.conv.last_unit,
+        )
+        service = again.entity("service") or turn.conv.last_service
+        sub_turn = Turn(turn.event, turn.conv, turn.lang, again)
+        unit = self._choose_unit(sub_turn, again, again.intent, True, service, None)
+        extra = (
+            self._answer_unit(sub_turn, unit, service)
+            if unit is not None
+            else self._answer(sub_turn, again.intent, service, again.entity("channel"))
+        )
+        if not extra.units or set(extra.units) & set(outcome.units):
+            (
+                turn.conv.last_intent,
+                turn.conv.last_service,
+                turn.conv.last_channel,
+                turn.conv.last_unit,
+            ) = saved
+            return
+        first = extra.replies[0]
+        first.text = self.t(turn.lang, "multi-answer-sep") + "\n" + first.text
+        outcome.replies.extend(extra.replies)
+        outcome.units.extend(extra.units)
+
+    def _note_repeal(self, turn: Turn, outcome: Outcome) -> None:
+        """Once per conversation, after the first answer from the standard."""
+        if turn.conv.noted_repeal or not outcome.units or not outcome.replies:
+            return
+        turn.conv.noted_repeal = True
+        last = outcome.replies[-1]
+        last.text += "\n\n" + self.t(turn.lang, "repealed-note")
 
     @staticmethod
     def _with(parsed: ParseResult, outcome: Outcome) -> Outcome:
@@ -353,6 +710,9 @@ class Assistant:
         question ("а через портал?", "ал грантқа ше?")?"""
         words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
         if len(words) > 7:
+            return False
+        if confident and parsed.intent in REQUEST_INTENTS:
+            # "хочу записаться в ЦОН" after "сколько делается дубликат?": a new request.
             return False
         if not confident or parsed.intent not in KNOWLEDGE_INTENTS:
             return True
@@ -432,7 +792,7 @@ class Assistant:
         if service is None and len(services) > 1 and intent in ANSWER_ALL_SERVICES:
             entries = self.kb.find(intent, None, channel)
             conv.last_intent, conv.last_channel, conv.pending_intent = intent, channel, None
-            return Outcome(
+            outcome = Outcome(
                 [
                     Reply(
                         self._render(entries, lang),
@@ -442,9 +802,13 @@ class Assistant:
                 lang,
                 intent,
             )
+            outcome.units = [e.id for e in entries]
+            return outcome
         if service is None and len(services) > 1:
             if {"grant", "social_support"} >= services or self._same_entry(intent, services):
                 service = sorted(services)[0]
+            elif (both := self._each_service(turn, intent, services, channel)) is not None:
+                return both
             else:
                 conv.pending_intent = intent
                 conv.last_intent = intent
@@ -460,31 +824,102 @@ class Assistant:
         conv.last_service = service
         conv.last_channel = channel
         conv.pending_intent = None
+        conv.last_unit = entries[0].id
         text = self._render(entries, lang)
         extra = self._calendar_lines(turn, intent, service, channel)
         if extra:
             text += "\n\n" + extra
-        return Outcome(
+        outcome = Outcome(
             [Reply(text, self._answer_buttons(lang, intent, service, channel))], lang, intent
         )
+        outcome.units = [e.id for e in entries]
+        return outcome
+
+    def _each_service(
+        self, turn: Turn, intent: str, services: set[str], channel: str | None
+    ) -> Outcome | None:
+        """No service named and the answers differ, but each is short: give
+        each under its service's name (the likelier one first) rather than
+        ask "which service?" first. None when together they would not fit a
+        phone screen."""
+        lang, conv = turn.lang, turn.conv
+        found: dict[str, list[Entry]] = {}
+        for name in services:
+            entries = self.kb.find(intent, name, channel)
+            if entries:
+                found.setdefault(
+                    "grant" if name == "social_support" and "grant" in services else name, entries
+                )
+        if len(found) < 2:
+            return None
+        size = sum(len(e.text[lang]) for entries in found.values() for e in entries)
+        if size > EACH_SERVICE_MAX_CHARS:
+            return None
+        sims = self.ranker.similarities(turn.parsed.text) if turn.parsed else {}
+        order = sorted(
+            found,
+            key=lambda name: -max((sims.get(e.id, 0.0) for e in found[name]), default=0.0),
+        )
+        parts = [
+            self.t(lang, f"service-{name}").capitalize() + ":\n" + self._render(found[name], lang)
+            for name in order
+        ]
+        conv.last_intent, conv.last_channel, conv.pending_intent = intent, channel, None
+        conv.last_service = None
+        buttons = [
+            [
+                Button(self.t(lang, BUTTON_OF_SERVICE[name]), f"ask:{intent}:{name}")
+                for name in order
+            ]
+        ]
+        buttons.append(
+            [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
+        )
+        outcome = Outcome([Reply("\n\n".join(parts), buttons)], lang, intent)
+        outcome.units = [e.id for name in order for e in found[name]]
+        return outcome
 
     def _same_entry(self, intent: str, services: set[str]) -> bool:
         ids = {tuple(e.id for e in self.kb.find(intent, s)) for s in services}
         return len(ids) == 1
 
     def _render(self, entries: list[Entry], lang: str) -> str:
+        """The entries' texts (each text once) and a short citation line; the
+        full reference is one tap away (the `cite:` button)."""
         parts: list[str] = []
         cites: list[str] = []
         for e in entries:
-            parts.append(e.text[lang].strip())
+            body = e.text[lang].strip()
+            if body not in parts:
+                parts.append(body)
             if e.citation is not None:
-                c = e.citation.render(lang, self.kb)
+                c = e.citation.short(lang, self.kb)
                 if c not in cites:
                     cites.append(c)
         text = "\n\n".join(parts)
         if cites:
-            text += "\n\n" + "\n".join(self.t(lang, "cite-line", cite=c) for c in cites)
+            text += "\n\n" + self.t(lang, "cite-short", cite="; ".join(cites))
         return text
+
+    def _full_citation(self, lang: str, entry_id: str) -> Outcome:
+        try:
+            entry = self.kb.get(entry_id)
+        except KeyError:
+            entry = None
+        if entry is None or entry.citation is None:
+            return Outcome([Reply(self.t(lang, "stale-button")), self.menu(lang)], lang, None)
+        full = entry.citation.render(lang, self.kb)
+        status = self.kb.act.status[lang].strip()
+        return Outcome(
+            [
+                Reply(
+                    self.t(lang, "full-cite", cite=full) + "\n" + status,
+                    [[Button(self.t(lang, "btn-menu"), "menu")]],
+                )
+            ],
+            lang,
+            "cite",
+        )
 
     def _ask_service(self, lang: str, services: set[str]) -> Reply:
         keys = {"duplicate": "btn-duplicate", "grant": "btn-grant", "social_support": "btn-social"}
@@ -592,6 +1027,7 @@ class Assistant:
             at = datetime.combine(mentioned, datetime.min.time().replace(hour=10), now.tzinfo)
         lines = []
         notes: list[str] = []
+        note_dates: dict[str, str] = {}
         for ch in [channel] if channel else ["psc", "provider"]:
             due = self.calendar.duplicate_due_date(ch, at)
             lines.append(
@@ -612,7 +1048,9 @@ class Assistant:
                 }.get(key)
                 if note and note not in notes:
                     notes.append(note)
-        return "\n".join(lines + [self.t(lang, n) for n in notes])
+                    # The date the note is about: the day off the term ends on.
+                    note_dates[note] = _fmt(due.due)
+        return "\n".join(lines + [self.t(lang, n, date=note_dates[n]) for n in notes])
 
     def _grant_phase(self, lang: str, today: date) -> str:
         phase = self.calendar.grant_phase(today)
@@ -635,15 +1073,16 @@ class Assistant:
         conv.misses += 1
         parsed = turn.parsed
         if conv.misses >= 2:
+            # Twice not understood: ask before handing the conversation to a person.
             conv.misses = 0
             return Outcome(
                 [
                     Reply(
-                        self.t(lang, "not-understood-again"),
+                        self.t(lang, "ask-clarify-operator"),
                         [
                             [
-                                Button(self.t(lang, "btn-operator"), "op"),
-                                Button(self.t(lang, "btn-menu"), "menu"),
+                                Button(self.t(lang, "btn-yes-operator"), "op"),
+                                Button(self.t(lang, "btn-no-rephrase"), "menu"),
                             ]
                         ],
                     )
@@ -663,6 +1102,23 @@ class Assistant:
             [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
         )
         return Outcome([Reply(self.t(lang, "not-understood"), rows)], lang, FALLBACK_INTENT)
+
+
+def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
+    """A parse of part of the message keeps the whole message's language and
+    the service or channel it names ("диплом порвался ... куда обращаться?")."""
+    focused.language, focused.language_confidence = whole.language, whole.language_confidence
+    names = {e["entity"] for e in focused.entities}
+    kept = [e for e in whole.entities if e["entity"] in ("service", "channel")]
+    focused.entities = focused.entities + [e for e in kept if e["entity"] not in names]
+    return focused
+
+
+def _question_clauses(text: str) -> tuple[list[str], list[str]]:
+    """The message's clauses of two words or more, and those that ask something."""
+    clauses = [c for c in _CLAUSE_SPLIT_RE.split(text) if c and len(c.split()) >= 2]
+    questions = [c for c in clauses if "?" in c or _QUESTION_RE.search(fold(c))]
+    return clauses, questions
 
 
 def _fmt(d: date) -> str:

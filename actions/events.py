@@ -54,10 +54,15 @@ class Outcome:
     intent: str | None = None
     confidence: float = 0.0
     degraded: bool = False
+    # The knowledge units the replies give, the one the answer leads with first.
+    units: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "replies": [r.to_json() for r in self.replies],
             "lang": self.lang,
             "intent": self.intent,
         }
+        if self.units:
+            data["units"] = list(self.units)
+        return data

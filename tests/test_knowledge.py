@@ -165,7 +165,7 @@ def test_citations_render_in_both_languages(kb: KnowledgeBase) -> None:
     assert ru.endswith("в ред. приказа МОН РК № 654 от 24.11.2015")
     kk = psc.render("kk", kb)
     assert "стандартының 9-тармағы (ХҚО-ға, 1)-2) тармақшалары)" in kk
-    assert "№ 654 бұйрығының редакциясында" in kk
+    assert "№ 654 бұйрығымен енгізілген редакцияда" in kk
     legal = kb.get("duplicate.legal_basis").citation
     assert legal is not None
     assert legal.render("ru", kb) == "пункты 1, 4 приказа МОН РК № 654 от 24.11.2015"

@@ -145,8 +145,52 @@ HANDOFF_RU = [
     Step(say="какие документы нужны для дубликата?"),
 ]
 
+# A citizen who writes as people do on a phone: a story and two questions in
+# one message, follow-ups, then books and applies by writing, not tapping.
+STORY_RU = [
+    Step(say="/start"),
+    Step(press="lang:ru"),
+    Step(
+        say="Добрый день. Я в 2012 году окончила КазНУ, при переезде диплом порвался. "
+        "Куда мне обращаться и сколько это займёт?"
+    ),
+    Step(say="а через егов можно?"),
+    Step(say="эцп нужна?"),
+    Step(say="а квитанцию какую-то дадут что документы приняли?"),
+    Step(say="хорошо, тогда запишите меня в цон"),
+    Step(say="дубликат"),
+    Step(say="Алматы"),
+    Step(say="первый"),
+    Step(say="в пятницу"),
+    Step(say="в 10 утра"),
+    Step(say="да, подтверждаю"),
+    Step(say="и ещё хочу подать заявление на дубликат"),
+]
+
+STORY_KK = [
+    Step(say="/start"),
+    Step(press="lang:kk"),
+    Step(
+        say="Сәлеметсіз бе, 2010 жылы Қарағанды университетін бітіргем, дипломымды жоғалтып "
+        "алдым. Қайда бару керек және қанша күнде дайын болады?"
+    ),
+    Step(say="ал портал ше?"),
+    Step(say="ecq kerek pe"),
+    Step(say="хқо-дан уақытында алмасам не болады"),
+    Step(say="жақсы, ХҚО-ға кезекке жазылғым келеді"),
+    Step(say="телнұсқа"),
+    Step(say="Астана"),
+    Step(say="бірінші"),
+    Step(say="жұма"),
+    Step(say="сағат 11-де"),
+    Step(say="иә"),
+    Step(say="енді телнұсқаға өтініш бергім келеді"),
+]
+
 SCRIPTS = {
     "first": SCRIPT,
+    "story-ru": STORY_RU,
+    "story-kk": STORY_KK,
     "booking-kk": BOOKING_KK,
     "booking-ru": BOOKING_RU,
     "application-kk": APPLICATION_KK,

@@ -1,0 +1,128 @@
+"""Messages as citizens write them on a phone, through the assistant with the
+real Rasa model: a greeting with a question, a story with two questions, a
+burst of short messages, acting after asking, a short follow-up keeping the
+language, the short citation with the full reference one tap away, and the
+repealed order said once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from actions.assistant import Assistant
+from actions.events import Event, Outcome
+from nlu.pipeline import NLU
+
+pytestmark = pytest.mark.rasa
+_users = itertools.count(9000)
+
+
+class Citizen:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.id = next(_users)
+
+    async def says(self, text: str) -> Outcome:
+        return await self.assistant.handle(Event(self.id, text=text))
+
+    async def presses(self, payload: str) -> Outcome:
+        return await self.assistant.handle(Event(self.id, button=payload))
+
+
+def text_of(o: Outcome) -> str:
+    return "\n".join(r.text for r in o.replies)
+
+
+def payloads(o: Outcome) -> list[str]:
+    return [b.payload for r in o.replies for b in r.flat_buttons()]
+
+
+@pytest.fixture
+def citizen(rasa_nlu: NLU, make_assistant: Callable[[NLU], Assistant]) -> Citizen:
+    return Citizen(make_assistant(rasa_nlu))
+
+
+async def test_a_greeting_with_a_question_gets_the_answer(citizen: Citizen) -> None:
+    o = await citizen.says("Здравствуйте! Подскажите, какие документы нужны на дубликат диплома")
+    assert o.intent == "ask_documents" and o.lang == "ru"
+    assert "удостоверяющ" in text_of(o) and "Источник:" in text_of(o)
+
+
+async def test_a_story_with_two_questions_gets_both_answers(citizen: Citizen) -> None:
+    o = await citizen.says(
+        "я в 2012 году окончила КазНУ, при переезде диплом порвался. "
+        "куда мне обращаться и сколько это займёт?"
+    )
+    text = text_of(o)
+    assert o.lang == "ru"
+    assert "30 календарных дней" in text  # how long
+    assert "ЦОН" in text and "канцеляри" in text  # where
+    assert len(o.units) >= 2
+
+
+async def test_acting_after_asking_is_a_new_request(citizen: Citizen) -> None:
+    first = await citizen.says("сколько делается дубликат диплома?")
+    assert first.intent == "ask_processing_time"
+    then = await citizen.says("хочу записаться в цон")
+    assert then.intent == "book_queue"
+    assert "30 календарных" not in text_of(then)
+
+
+async def test_acting_after_asking_in_kazakh(citizen: Citizen) -> None:
+    await citizen.says("ХҚО қай уақытта жұмыс істейді?")
+    then = await citizen.says("ХҚО-ға кезекке жазылғым келеді")
+    assert then.intent == "book_queue" and then.lang == "kk"
+
+
+async def test_a_precise_question_gets_its_own_fact_first(citizen: Citizen) -> None:
+    o = await citizen.says("можно ли подать на дубликат через egov и нужна ли там эцп?")
+    assert o.units and o.units[0].startswith("duplicate.")
+    first = o.replies[0].text.split("\n", 1)[0]
+    assert "ЭЦП" in first  # the reply leads with the signature
+
+
+async def test_a_short_follow_up_keeps_kazakh(citizen: Citizen) -> None:
+    first = await citizen.says("телнұсқаға қандай құжаттар керек?")
+    assert first.lang == "kk"
+    o = await citizen.says("ал портал ше?")
+    assert o.lang == "kk" and "Дереккөз:" in text_of(o)
+
+
+async def test_short_citation_with_the_full_reference_one_tap_away(citizen: Citizen) -> None:
+    o = await citizen.says("сколько делается дубликат диплома")
+    text = text_of(o)
+    cite_line = next(line for line in text.splitlines() if line.startswith("Источник:"))
+    assert len(cite_line) < 80 and "№ 654" in cite_line
+    cite_buttons = [p for p in payloads(o) if p.startswith("cite:")]
+    if cite_buttons:  # a detail unit: its own button
+        full = await citizen.presses(cite_buttons[0])
+        assert "стандарта" in text_of(full) and "утратил силу" in text_of(full).lower()
+
+
+async def test_the_repealed_order_is_said_once(citizen: Citizen) -> None:
+    one = await citizen.says("сколько делается дубликат диплома")
+    two = await citizen.says("а какие документы нужны для дубликата?")
+    assert "№ 286" in text_of(one)
+    assert "№ 286" not in text_of(two)
+
+
+async def test_a_burst_is_read_as_one(citizen: Citizen) -> None:
+    for fragment in ("здравствуйте", "у меня вопрос", "я потеряла диплом", "КазНУ"):
+        await citizen.says(fragment)
+    o = await citizen.says("что мне делать")
+    assert o.units and o.units[0].startswith("duplicate."), (o.intent, text_of(o))
+
+
+async def test_cancel_is_not_my_bookings(citizen: Citizen) -> None:
+    o = await citizen.says("отмените мою запись в цон")
+    assert o.intent == "cancel_booking"
+
+
+async def test_fee_is_said_once_and_not_invented(citizen: Citizen) -> None:
+    o = await citizen.says("а стоимость какая?")
+    text = text_of(o)
+    assert "тенге" not in text
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert len(paragraphs) == len(set(paragraphs))
