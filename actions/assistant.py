@@ -129,7 +129,10 @@ _HOW_RE = re.compile(
     r"\b(?:как|каким образом|можно ли|можно|где можно|калаи|кайдан|каидан|бола ма|болама|"
     r"болады ма|бола ма екен|мумкин бе|мүмкін бе)\b"
 )
-_CLAUSE_SPLIT_RE = re.compile(r"(?<=[?!.])\s+|\n+|\s+(?:и|а также|также|жане|ари|тагы)\s+")
+_CLAUSE_SPLIT_RE = re.compile(
+    r"(?<=[?!.])\s+|\n+|\s+(?:и|а также|также|және|жане|әрі|ари|тағы|тагы|zhane|jane)\s+",
+    re.IGNORECASE,
+)
 
 SERVICES = ("duplicate", "grant", "social_support")
 CHANNELS = ("provider", "psc", "portal")
@@ -636,6 +639,10 @@ class Assistant:
         conv.pending_intent = None
         conv.last_unit = entry.id
         text = self._render([entry], lang)
+        extra = self._calendar_lines(turn, entry.intents[0], service, conv.last_channel)
+        if extra:
+            # "ЦОН в воскресенье работает?": and whether it is open now, when it opens.
+            text += "\n\n" + extra
         rows = [[Button(self.t(lang, "btn-full-cite"), f"cite:{entry.id}")]]
         topic = entry.intents[0]
         if topic in KNOWLEDGE_INTENTS:
@@ -688,6 +695,13 @@ class Assistant:
         first.text = self.t(turn.lang, "multi-answer-sep") + "\n" + first.text
         outcome.replies.extend(extra.replies)
         outcome.units.extend(extra.units)
+        # A follow-up ("а через егов можно?") is about the first question.
+        (
+            turn.conv.last_intent,
+            turn.conv.last_service,
+            turn.conv.last_channel,
+            turn.conv.last_unit,
+        ) = saved
 
     def _note_repeal(self, turn: Turn, outcome: Outcome) -> None:
         """Once per conversation, after the first answer from the standard."""
@@ -1117,7 +1131,13 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:
     """The message's clauses of two words or more, and those that ask something."""
     clauses = [c for c in _CLAUSE_SPLIT_RE.split(text) if c and len(c.split()) >= 2]
-    questions = [c for c in clauses if "?" in c or _QUESTION_RE.search(fold(c))]
+    questions = []
+    for clause in clauses:
+        # "Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the
+        # greeting's "бе" is not a question.
+        rest = _GREETING_RE.sub("", fold(clause)).strip()
+        if len(rest.split()) >= 2 and ("?" in clause or _QUESTION_RE.search(rest)):
+            questions.append(clause)
     return clauses, questions
 
 

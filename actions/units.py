@@ -44,7 +44,7 @@ TEXT_WEIGHT = 0.5
 FOCUS_WEIGHT = 0.65
 # No service named: the words settle it when the best answer of another
 # service scores this much lower.
-SERVICE_MARGIN = 0.06
+SERVICE_MARGIN = 0.2
 # Without a confident intent, a unit this close to the message is answered.
 RESCUE_MIN_SIMILARITY = 0.45
 # Words that carry no topic: kept out of the word features.

@@ -339,7 +339,8 @@ class TelegramDesk:
             t(sl, "ho-staff-header", id=h.id, language=t(sl, f"ho-lang-{h.lang}")),
             t(sl, f"ho-staff-reason-{ticket.reason}"),
         ]
-        if ticket.intent:
+        if ticket.intent and ticket.intent != "nlu_fallback":
+            # (Not understood is said in words, never as "nlu_fallback [0.00]".)
             confidence = "—" if ticket.confidence is None else f"{ticket.confidence:.2f}"
             lines.append(
                 t(

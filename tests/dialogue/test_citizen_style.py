@@ -79,8 +79,8 @@ async def test_acting_after_asking_in_kazakh(citizen: Citizen) -> None:
 async def test_a_precise_question_gets_its_own_fact_first(citizen: Citizen) -> None:
     o = await citizen.says("можно ли подать на дубликат через egov и нужна ли там эцп?")
     assert o.units and o.units[0].startswith("duplicate.")
-    first = o.replies[0].text.split("\n", 1)[0]
-    assert "ЭЦП" in first  # the reply leads with the signature
+    first = o.replies[0].text.split("\n\n", 1)[0]
+    assert "портал" in first and "ЭЦП" in first  # yes, and signed with an EDS
 
 
 async def test_a_short_follow_up_keeps_kazakh(citizen: Citizen) -> None:
