@@ -41,10 +41,11 @@ from actions.booking.texts import (
     offsets_text,
     when_text,
 )
-from actions.dates import find_date
+from actions.dates import find_date, find_time, resolve_hour
 from actions.events import Button, Outcome, Reply
 from actions.flows import FlowContext
 from knowledge.base import Entry
+from nlu.entities import lexicon
 from nlu.normalize import clean, fold
 from nlu.pipeline import FALLBACK_INTENT, NLU
 from storage.booking import AlreadyBooked, Booking, BookingStore, NotFound, SlotFull
@@ -60,13 +61,56 @@ _SERVICE_BUTTONS = {
     "social_support": "btn-social",
 }
 PARTS = ("morning", "afternoon")
-_TIME_RE = re.compile(r"(?<!\d)([01]?\d|2[0-3])[:](\d{2})(?!\d)")
 # A bare number typed instead of pressing: an option, a day of the month, an hour.
 _NUMBER_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 # The assistant's confidence threshold: below it a text is not understood.
 UNDERSTOOD = 0.45
 # Seven digits or more that are not a date: an IIN, a phone number, a document number.
 _PERSONAL_MIN_DIGITS = 7
+# An option named by its place in the list: "первый", "вторую", "бірінші", "№2", "2-й".
+_ORDINAL_WORDS: tuple[tuple[str, int], ...] = (
+    (r"перв\w*", 1),
+    (r"втор(?!ник)\w*", 2),
+    (r"трет\w*", 3),
+    (r"четв[её]рт\w*", 4),
+    (r"пят(?:ый|ая|ое|ую|ого|ом)", 5),
+    (r"шест\w*", 6),
+    (r"биринши\w*", 1),
+    (r"екинши\w*", 2),
+    (r"ушинши\w*", 3),
+    (r"тортинши\w*", 4),
+    (r"бесинши\w*", 5),
+    (r"алтынши\w*", 6),
+)
+_ORDINAL_NUMBER_RE = re.compile(
+    r"(?:№|номер|вариант)\s*(\d{1,2})\b|\b(\d{1,2})\s*-?\s*(?:й|я|е|ое|ый|ой|ая|ую|ши|шы|инши|ынши)\b"
+)
+# Words that make a message a question (folded), not an answer to ours.
+_QUESTION_WORDS = frozenset(
+    {
+        *("сколько", "как", "какой", "какая", "какие", "какое", "где", "когда", "что"),
+        *("почему", "зачем", "ли", "разве", "кто", "чем"),
+        *("канша", "калаи", "каида", "кашан", "кандаи", "неге", "нелик", "кимге"),
+        *("ма", "ме", "ба", "бе", "па", "пе"),
+    }
+)
+# Said at the confirmation: not a yes ("нет", "не подтверждаю", "жоқ", "керек емес").
+_DENY_RE = re.compile(r"(?<!\w)(?:нет|не|неа|жок|емес|отказ\w*)(?!\w)")
+# More ways of saying yes at the confirmation than data/booking.yml lists.
+_MORE_YES = (
+    "окей",
+    "хорошо",
+    "давай",
+    "конечно",
+    "согласен",
+    "согласна",
+    "записывай",
+    "жараиды",
+    "болады",
+    "арине",
+    "келисемин",
+    "ок",
+)
 
 
 @dataclass
@@ -236,19 +280,33 @@ class BookingFlow:
             return await self._stop(ctx)
         if short and self.rules.said("back", folded):
             return await self._back(ctx, draft)
-        if draft.step == "confirm" and self.rules.said("confirm", folded):
-            return await self._confirm(ctx, draft, draft.nonce or "")
+        question = _is_question(text, folded)
+        if draft.step == "confirm" and not question:
+            today = ctx.clock().astimezone(ctx.calendar.tz).date()
+            changed = find_date(text, today) or find_time(text, loose=True)
+            if not changed and _DENY_RE.search(folded):
+                # "нет", "жоқ": not this time; the times of the day again.
+                draft.time, draft.nonce = None, None
+                return await self._advance(ctx, draft)
+            if not changed and (self.rules.said("confirm", folded) or _said_any(_MORE_YES, folded)):
+                return await self._confirm(ctx, draft, draft.nonce or "")
         if self.rules.said("pass_through", folded) and len(folded.split()) <= 3:
             return None
         number = _NUMBER_RE.match(text)
         if number:
             return await self._typed_number(ctx, draft, int(number.group(1)))
+        if not question:
+            # An answer to the question asked, typed: "первый", "ЦОН №2",
+            # "дубликат", "в 10 утра", "сағат 11-де", "в пятницу".
+            picked = await self._typed_choice(ctx, draft, text, folded)
+            if picked is not None:
+                return picked
         today = ctx.clock().astimezone(ctx.calendar.tz).date()
         digits = sum(ch.isdigit() for ch in text)
         if (
             digits >= _PERSONAL_MIN_DIGITS
             and find_date(text, today) is None
-            and not _TIME_RE.search(text)
+            and find_time(text) is None
         ):
             return await self._advance(ctx, draft, note=t(lang, "bk-no-personal"))
         # A sentence or a question is first offered to the assistant ("график
@@ -324,10 +382,11 @@ class BookingFlow:
             draft.day, draft.time, draft.nonce, draft.page = None, None, None, 0
             draft.want_day = wanted.isoformat()
             said = True
-        at = _TIME_RE.search(clean(text))
-        if at:
+        at = find_time(text, loose=draft.step in ("day", "time", "confirm"))
+        if at is not None:
+            hour, minute, hint = at
             draft.time, draft.nonce = None, None
-            draft.want_time = f"{int(at.group(1)):02d}{at.group(2)}"
+            draft.want_time = f"{resolve_hour(hour, hint):02d}{minute:02d}"
             said = True
         if self.rules.said("afternoon", folded):
             self._set_part(draft, "afternoon")
@@ -383,18 +442,27 @@ class BookingFlow:
             notes.append(self._day_text(ctx, day, "full", draft.part))
             draft.day = None
             return await self._ask_day(ctx, draft, notes)
+        nearest: list[datetime] = []
         if draft.want_time:
-            slot = slot_at(free, draft.want_time)
+            want = draft.want_time
+            slot = slot_at(free, want)
+            if slot is None and draft.part:
+                # A time typed outside the part of the day chosen before wins.
+                every = await self._free(ctx, office.id, day, None)
+                if slot_at(every, want) is not None:
+                    self._set_part(draft, None)
+                    free, slot = every, slot_at(every, want)
             if slot is None:
-                shown = f"{draft.want_time[:2]}:{draft.want_time[2:]}"
+                shown = f"{want[:2]}:{want[2:]}"
                 notes.append(ctx.t(ctx.lang, "bk-time-not-free", time=shown))
+                nearest = _nearest(free, want)
             else:
-                draft.time = draft.want_time
+                draft.time = want
                 draft.page = 0
             draft.want_time = None
         if draft.time is None or slot_at(free, draft.time) is None:
             draft.time = None
-            return self._ask_time(ctx, draft, day, free, notes)
+            return self._ask_time(ctx, draft, day, free, notes, nearest)
         slot = slot_at(free, draft.time)
         assert slot is not None
         return self._ask_confirm(ctx, draft, slot.astimezone(tz), notes)
@@ -433,12 +501,105 @@ class BookingFlow:
             today = ctx.clock().astimezone(ctx.calendar.tz).date()
             draft.want_day = _next_day_of_month(today, n).isoformat()
         elif step == "time" and 0 <= n <= 23 and draft.day and draft.office:
+            n = resolve_hour(n, None)  # "3" at an office: 15:00
             free = await self._free(ctx, draft.office, date.fromisoformat(draft.day), draft.part)
             first = next((s for s in free if s.hour == n), None)
             draft.want_time = f"{n:02d}00" if first is None else f"{first:%H%M}"
         else:
             return await self._advance(ctx, draft, note=t(lang, "bk-use-buttons"))
         return await self._advance(ctx, draft)
+
+    async def _typed_choice(
+        self, ctx: FlowContext, draft: Draft, text: str, folded: str
+    ) -> Outcome | None:
+        """A typed message that answers the question asked (not a question of
+        its own): the option named by its place or its name, or a day or a
+        time. None when it is not such an answer."""
+        step = draft.step
+        n = (
+            _ordinal(text, folded, words_only=step in ("day", "time"))
+            if len(folded.split()) <= 4
+            else None
+        )
+        if step == "service":
+            named = [f.value for f in lexicon(text) if f.entity == "service"]
+            service = next((s for s in named if s in SERVICES), None)
+            if service is not None:
+                draft.clear_from("service")
+                draft.service = service
+                self._absorb(ctx, draft, text)
+                return await self._advance(ctx, draft)
+            if n is not None:
+                return await self._typed_number(ctx, draft, n)
+        elif step == "city":
+            if n is not None and self.offices.city_in_text(folded) is None:
+                return await self._typed_number(ctx, draft, n)
+        elif step == "office" and draft.city and draft.service:
+            office = self._office_named(draft, folded, n)
+            if office is not None:
+                self._absorb(ctx, draft, text)
+                if draft.city == office.city:
+                    draft.clear_from("office")
+                    draft.office = office.id
+                return await self._advance(ctx, draft)
+        elif step == "day" and n is not None and draft.office:
+            days = await self._offered_days(ctx, draft)
+            if 1 <= n <= len(days):
+                draft.clear_from("day")
+                draft.want_day = days[n - 1].isoformat()
+                return await self._advance(ctx, draft)
+        today = ctx.clock().astimezone(ctx.calendar.tz).date()
+        loose = step in ("day", "time", "confirm")
+        answers = (
+            find_time(text, loose=loose) is not None
+            or find_date(text, today) is not None
+            or self.offices.city_in_text(folded) is not None
+            or any(self.rules.said(p, folded) for p in (*PARTS, "any_time"))
+        )
+        if answers and self._absorb(ctx, draft, text):
+            return await self._advance(ctx, draft)
+        return None
+
+    def _office_named(self, draft: Draft, folded: str, n: int | None) -> Office | None:
+        """The office a typed answer names: "первый", "2", "ЦОН №2", "цон 2",
+        "второй ЦОН", "канцелярия" (the only one of its kind)."""
+        options = self._office_options(draft)
+        kinds = [k for k in KINDS if self.rules.said(k, folded)]
+        pool = [o for o in options if o.kind in kinds] if kinds else options
+        number = n
+        if number is None and kinds:
+            digits = re.search(r"(?<!\d)(\d{1,2})(?!\d)", folded)
+            number = int(digits.group(1)) if digits else None
+        if number is not None:
+            if kinds:
+                for office in pool:
+                    names = {fold(name) for name in office.name.values()}
+                    if any(re.search(rf"№\s*{number}(?!\d)", name) for name in names):
+                        return office
+            return pool[number - 1] if 1 <= number <= len(pool) else None
+        if kinds and len(pool) == 1:
+            return pool[0]
+        return None
+
+    async def _offered_days(self, ctx: FlowContext, draft: Draft) -> list[date]:
+        """The days the day question offers (as buttons), in order."""
+        office = self.offices.get(draft.office or "")
+        if office is None:
+            return []
+        now = ctx.clock()
+        days = candidate_days(ctx.calendar, office, now, self.rules, draft.part)
+        if not days:
+            return []
+        taken = await self._taken(ctx, office.id, days[0], days[-1])
+        return [
+            d
+            for d in days
+            if free_slots(
+                bookable_slots(ctx.calendar, office, d, now, self.rules, draft.part),
+                taken,
+                office.windows,
+            )
+        ]
 
     # -- availability -----------------------------------------------------------------
     def _office_options(self, draft: Draft) -> list[Office]:
@@ -535,19 +696,7 @@ class BookingFlow:
         t, lang = ctx.t, ctx.lang
         office = self.offices.get(draft.office or "")
         assert office is not None
-        now = ctx.clock()
-        days = candidate_days(ctx.calendar, office, now, self.rules, draft.part)
-        if days:
-            taken = await self._taken(ctx, office.id, days[0], days[-1])
-            days = [
-                d
-                for d in days
-                if free_slots(
-                    bookable_slots(ctx.calendar, office, d, now, self.rules, draft.part),
-                    taken,
-                    office.windows,
-                )
-            ]
+        days = await self._offered_days(ctx, draft)
         label = office_label(t, lang, office)
         self._save(ctx, draft, "day")
         if not days:
@@ -567,16 +716,30 @@ class BookingFlow:
         return ctx.outcome([self._reply(notes, text, rows)], "book_queue")
 
     def _ask_time(
-        self, ctx: FlowContext, draft: Draft, day: date, free: list[datetime], notes: list[str]
+        self,
+        ctx: FlowContext,
+        draft: Draft,
+        day: date,
+        free: list[datetime],
+        notes: list[str],
+        nearest: list[datetime] | None = None,
     ) -> Outcome:
+        """The free times of the day, a page at a time; a time typed that is
+        not free puts the nearest free ones first (and its page after them)."""
         t, lang = ctx.t, ctx.lang
         size = self.rules.times_per_page
         pages = max(1, -(-len(free) // size))
+        if nearest:
+            draft.page = free.index(nearest[0]) // size
         page = min(max(draft.page, 0), pages - 1)
         draft.page = page
         shown = free[page * size : (page + 1) * size]
-        buttons = [Button(f"{s:%H:%M}", f"bk:t:{s:%H%M}") for s in shown]
-        rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+        first = [Button(f"{s:%H:%M}", f"bk:t:{s:%H%M}") for s in nearest or []]
+        buttons = [
+            Button(f"{s:%H:%M}", f"bk:t:{s:%H%M}") for s in shown if s not in (nearest or [])
+        ]
+        rows = [first] if first else []
+        rows += [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
         paging: list[Button] = []
         if page > 0:
             paging.append(Button(t(lang, "bk-btn-earlier"), f"bk:tp:{page - 1}"))
@@ -868,3 +1031,37 @@ def _next_day_of_month(today: date, day: int) -> date:
         if month == 13:
             year, month = year + 1, 1
     return today
+
+
+def _is_question(text: str, folded: str) -> bool:
+    """A question of the citizen's own ("а сколько делается дубликат?",
+    "қанша тұрады"), not an answer to the flow's question."""
+    return "?" in text or any(w in _QUESTION_WORDS for w in re.findall(r"\w+", folded))
+
+
+def _said_any(words: tuple[str, ...], folded: str) -> bool:
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded) for w in words)
+
+
+def _ordinal(text: str, folded: str, *, words_only: bool = False) -> int | None:
+    """An option named by its place: "первый", "вторую", "бірінші", "№2", "2-й"
+    (`words_only`: not "11-е", which is a day of the month where days are asked)."""
+    for pattern, n in _ORDINAL_WORDS:
+        if re.search(rf"(?<!\w){pattern}(?!\w)", folded):
+            return n
+    if words_only:
+        return None
+    m = _ORDINAL_NUMBER_RE.search(clean(text).lower())
+    if m:
+        return int(m.group(1) or m.group(2))
+    return None
+
+
+def _nearest(free: list[datetime], hhmm: str, count: int = 4) -> list[datetime]:
+    """The free slots nearest to "HHMM", in order of the day."""
+    try:
+        wanted = int(hhmm[:2]) * 60 + int(hhmm[2:4])
+    except ValueError:
+        return []
+    closest = sorted(free, key=lambda s: (abs(s.hour * 60 + s.minute - wanted), s))
+    return sorted(closest[:count])

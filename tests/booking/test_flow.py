@@ -186,7 +186,7 @@ async def test_a_past_date_a_holiday_and_beyond_the_horizon(citizen: Citizen) ->
     await citizen.presses("lang:ru")
     await start_at_office(citizen)
     past = await citizen.says("08.12")
-    assert "08.12.2026 (вт) уже прошло." in text_of(past)
+    assert "08.12.2026 (вт) — этот день уже прошёл." in text_of(past)
     assert any(p.startswith("bk:d:") for p in payloads(past))
     holiday = await citizen.says("16.12")
     assert "16.12.2026 (ср) — праздничный день (" in text_of(holiday)
