@@ -58,11 +58,9 @@ class Outcome:
     units: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        # The contract of `python -m bot chat --jsonl` (DESIGN.md): these keys.
+        return {
             "replies": [r.to_json() for r in self.replies],
             "lang": self.lang,
             "intent": self.intent,
         }
-        if self.units:
-            data["units"] = list(self.units)
-        return data
