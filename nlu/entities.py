@@ -68,6 +68,31 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     ("оку орн", "channel", "provider"),
 )
 
+# A diploma named with what happened to it (lost, torn, soaked, burned,
+# stolen, an error in it, a changed surname, a closed university) or with a
+# question about its new copy means the duplicate service, though the
+# citizen never says "дубликат": "дипломда қате жазылған", "диплом порвался",
+# "diplomymdy zhogaltyp aldym". Folded text; both must be in the message.
+_DIPLOMA_RE = re.compile(r"\b(?:диплом|вкладыш)\w*")
+_DUPLICATE_REASON_RE = re.compile(
+    r"\b(?:"
+    # ru: lost, stolen, burned, torn, soaked, spoiled, faded, chewed
+    r"потер|утер|утрат|пропа|затер|украл|украд|краж|угна|сгор|погор|пожар|"
+    r"порва|порван|разорв|изорв|надорв|рван|намок|намоч|размок|подмок|мокр|"
+    r"залил|залит|затоп|испорт|повред|непригод|испачк|выцвел|пожелтел|стерл|"
+    r"стерт|истреп|ветх|погрыз|изгрыз|сгрыз|разрисов|"
+    # ru: an error, a changed name, a new one, restoring it, ready yet
+    r"ошиб|опечат|неправильн|неверн|фамил|отчеств|замуж|девич|восстан|"
+    r"нов(?:ыи|ого|ую|ая)\b|готов|закры|ликвид|"
+    # kk (folded): lost, stolen, torn, soaked, burned, spoiled, chewed
+    r"жогал|урла|жырт|малшын|дымкыл|су\b|суга\b|судан\b|куиип|куиди|куиген|"
+    r"орт\b|ортте|булин|бузыл|жарамсыз|ескир|кемир|"
+    # kk: an error, a changed surname, marriage, a new one, restoring, ready
+    r"кате|тегим|тегимд|озгер|ауыстыр|турмыс|калпына|жана(?:сы|сын)?\b|"
+    r"даиын|жабыл|тарат"
+    r")\w*"
+)
+
 IIN_RE = re.compile(r"(?<!\d)(\d{12})(?!\d)")
 APPLICATION_NUMBER_RE = re.compile(r"\b((?:DUP|GRT|SOC)-\d{4}-\d{4,6})\b", re.IGNORECASE)
 
@@ -100,6 +125,11 @@ def lexicon(text: str) -> list[Found]:
     for stem, ent, value in _STEMS:
         for m in re.finditer(r"(?<=[\s\W])" + re.escape(stem), folded):
             hits.append((m.start(), Found(ent, value, stem, "lexicon")))
+    diploma = _DIPLOMA_RE.search(folded)
+    have_duplicate = any(f.entity == "service" and f.value == "duplicate" for _, f in hits)
+    if diploma and not have_duplicate and _DUPLICATE_REASON_RE.search(folded):
+        found = Found("service", "duplicate", diploma.group(0), "lexicon")
+        hits.append((diploma.start(), found))
     hits.sort(key=lambda h: h[0])
     return [f for _, f in hits]
 
