@@ -38,7 +38,7 @@ from actions import pdf
 from actions.assistant import Assistant
 from actions.state import Outage
 from bot.app import App, build_app
-from bot.console import console_site, mount_console
+from bot.console import console_site
 from bot.dedupe import Busy, RedisClaims
 from bot.dispatcher import ALLOWED_UPDATES, Shared, build_dispatcher, set_bot_commands
 from bot.fallback import FallbackBuckets, FallbackClaims
@@ -290,20 +290,22 @@ async def _run_telegram(
                 if stopping.is_set():
                     return
                 if settings.webhook_url:
-                    await serve_webhook(
-                        dp,
-                        bot,
-                        settings,
-                        token,
-                        shared,
-                        app.assistant,
-                        sessions,
-                        stopping=stopping,
-                        status=status,
-                    )
+                    # The console never on the public webhook port: its own
+                    # listener on 127.0.0.1:CONSOLE_PORT, as when polling.
+                    async with console_site(app.assistant, sessions, port=settings.console_port):
+                        await serve_webhook(
+                            dp,
+                            bot,
+                            settings,
+                            token,
+                            shared,
+                            app.assistant,
+                            sessions,
+                            stopping=stopping,
+                            status=status,
+                        )
                 else:
-                    # The agent console on 127.0.0.1:CONSOLE_PORT (with a webhook it
-                    # shares the webhook's server instead).
+                    # The agent console on 127.0.0.1:CONSOLE_PORT.
                     async with console_site(app.assistant, sessions, port=settings.console_port):
                         await poll(dp, bot, shared, stopping=stopping, supervisor=supervisor)
             finally:
@@ -684,7 +686,6 @@ async def serve_webhook(
         return web.json_response(body)
 
     app.router.add_get("/healthz", health)
-    mount_console(app, assistant, sessions)  # the agent console at /console/
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

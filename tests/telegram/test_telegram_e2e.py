@@ -432,3 +432,20 @@ async def test_real_rasa_answers_in_each_language(
             assert "degraded mode" not in proc.log()
         finally:
             assert await proc.stop() == 0
+
+
+async def test_the_console_is_not_on_the_webhook_port(
+    webhook_pair: tuple[FakeTelegram, list[BotProcess]],
+) -> None:
+    """The webhook port faces the internet; the agent console has its own
+    listener on 127.0.0.1 (CONSOLE_PORT) and is not found here."""
+    from urllib.parse import urlsplit
+
+    import aiohttp
+
+    _, workers = webhook_pair
+    base = urlsplit(workers[0].webhook_url)
+    async with aiohttp.ClientSession() as http:
+        for path in ("/console/", "/console/login", "/console/api/suggest"):
+            async with http.get(f"{base.scheme}://{base.netloc}{path}") as response:
+                assert response.status == 404, path
