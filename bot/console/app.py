@@ -708,9 +708,22 @@ async def index(request: web.Request) -> web.StreamResponse:
         "session": t(lang, "console-error-session"),
         "empty": t(lang, "console-error-empty"),
     }
+    kb = console.assistant.kb
+    knowledge_notice = Safe("")
+    if getattr(kb, "last_error", None):
+        # A content editor's broken edit: the bot answers from the last good
+        # knowledge, and the people who edit it see why here.
+        at = getattr(kb, "last_error_at", None)
+        when = time.strftime("%d.%m.%Y %H:%M", time.localtime(at)) if at else ""
+        knowledge_notice = Safe(
+            '<p class="notice" role="alert">'
+            + esc(t(lang, "console-knowledge-error", at=when, error=str(kb.last_error)[:500]))
+            + "</p>"
+        )
     body = render(
         "index.html",
         lang=lang,
+        knowledge_notice=knowledge_notice,
         csrf=agent.csrf,
         title=t(lang, "console-title"),
         css_url=_url(request, "static", name="console.css"),

@@ -84,3 +84,4 @@ console-outbox-pending = жіберу кезегінде
 console-outbox-resend = Қайта жіберу
 console-outbox-requeued = Кезекке қойылды; азамат хабарламаны қайта алады.
 console-outbox-not-undelivered = Бұл хабарлама әлдеқашан жіберілген немесе кезекке қойылған.
+console-knowledge-error = Білім базасының соңғы өзгерісі жүктелмеді ({ $at }), сондықтан бот соңғы дұрыс нұсқа бойынша жауап береді. Себебі: { $error }

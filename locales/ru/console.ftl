@@ -84,3 +84,4 @@ console-outbox-pending = в очереди на отправку
 console-outbox-resend = Отправить ещё раз
 console-outbox-requeued = Поставлено в очередь; гражданин получит сообщение ещё раз.
 console-outbox-not-undelivered = Это уведомление уже отправлено или поставлено в очередь.
+console-knowledge-error = Последняя правка базы знаний не загружена ({ $at }): бот отвечает по последней исправной версии. Причина: { $error }

@@ -219,3 +219,21 @@ async def test_undelivered_notifications_can_be_sent_again(
     assert resp.status == 409
     page = await (await client.get("/console/")).text()
     assert T("kk", "console-outbox-empty") in page
+
+
+async def test_a_broken_knowledge_edit_is_shown_to_editors(
+    client: Client, world: ConsoleWorld
+) -> None:
+    """The bot keeps the last good knowledge (tests/faults); the people who
+    edit it see on the console that their edit was refused, and why."""
+    await log_in(client)
+    page = await (await client.get("/console/")).text()
+    assert 'class="notice"' not in page
+    world.assistant.kb.last_error = "duplicate.yml: `intents` must be a non-empty list"
+    world.assistant.kb.last_error_at = 1_764_000_000.0
+    try:
+        page = await (await client.get("/console/")).text()
+    finally:
+        world.assistant.kb.last_error = None
+    assert 'class="notice"' in page and "duplicate.yml" in page
+    assert "`intents` must be" in page
