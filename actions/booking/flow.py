@@ -948,7 +948,11 @@ class BookingFlow:
         mine = await self.store.upcoming(ctx.user_id, ctx.clock())
         if len(mine) == 1:
             return await self._ask_cancel(ctx, mine[0].code)
-        return await self._my_bookings(ctx)
+        # None to cancel, or several to choose from: the list, answering the
+        # citizen's request to cancel (not a request to see the bookings).
+        outcome = await self._my_bookings(ctx)
+        outcome.intent = "cancel_booking"
+        return outcome
 
     async def _reschedule_which(self, ctx: FlowContext) -> Outcome:
         ctx.finish()
