@@ -6,42 +6,11 @@ repealed order said once."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
-
 import pytest
 
-from actions.assistant import Assistant
-from actions.events import Event, Outcome
-from nlu.pipeline import NLU
+from tests.dialogue.conftest import Citizen, payloads, text_of
 
 pytestmark = pytest.mark.rasa
-_users = itertools.count(9000)
-
-
-class Citizen:
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
-        self.id = next(_users)
-
-    async def says(self, text: str) -> Outcome:
-        return await self.assistant.handle(Event(self.id, text=text))
-
-    async def presses(self, payload: str) -> Outcome:
-        return await self.assistant.handle(Event(self.id, button=payload))
-
-
-def text_of(o: Outcome) -> str:
-    return "\n".join(r.text for r in o.replies)
-
-
-def payloads(o: Outcome) -> list[str]:
-    return [b.payload for r in o.replies for b in r.flat_buttons()]
-
-
-@pytest.fixture
-def citizen(rasa_nlu: NLU, make_assistant: Callable[[NLU], Assistant]) -> Citizen:
-    return Citizen(make_assistant(rasa_nlu))
 
 
 async def test_a_greeting_with_a_question_gets_the_answer(citizen: Citizen) -> None:
