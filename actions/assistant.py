@@ -361,9 +361,20 @@ class Assistant:
         return Outcome([Reply(self.t(lang, "stale-button")), self.menu(lang)], lang, None)
 
     # -- text -----------------------------------------------------------------
+    async def _rejoined(self, turn: Turn) -> Flow | None:
+        """A conversation with no state (new, or its state lost): a flow kept
+        in the database (an open hand-off) takes it back."""
+        for flow in self.flows.values():
+            rejoin = getattr(flow, "rejoin", None)
+            if rejoin is not None and await rejoin(self.context(turn)):
+                return flow
+        return None
+
     async def _on_text(self, turn: Turn, text: str, preferred: str | None) -> Outcome:
         conv = turn.conv
         active = self.flows.get(conv.flow or "")
+        if active is None and not conv.recent:
+            active = await self._rejoined(turn)
         if active is not None:
             handled = await active.on_text(self.context(turn), text)
             if handled is not None:

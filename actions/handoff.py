@@ -206,6 +206,16 @@ class HandoffFlow:
         self.desk = desk
 
     # -- the citizen ---------------------------------------------------------------------
+    async def rejoin(self, ctx: FlowContext) -> bool:
+        """The conversation's state was lost (a restart on in-memory state, an
+        expired key) while the citizen's hand-off is still open in the
+        database: the open hand-off wins, and their text goes to the staff."""
+        handoff = await self.handoffs.open_of(ctx.user_id)
+        if handoff is None or self.desk is None:
+            return False
+        ctx.start(NAME, {"id": handoff.id})
+        return True
+
     async def on_intent(self, ctx: FlowContext, intent: str) -> Outcome:
         parsed = ctx.parsed
         asked = parsed is None or (
