@@ -39,6 +39,7 @@ $(RASA_VENV)/.installed: nlu/requirements-rasa.txt
 
 train: setup
 	$(PY) -m nlu train
+	$(PY) -m actions.units
 
 run: train
 	$(PY) -m bot

@@ -22,6 +22,7 @@ from actions.state import Conversation, MemoryStateStore, StateStore
 from actions.units import (
     DETAIL_MARGIN,
     DETAIL_MIN_SIMILARITY,
+    INTENT_WEIGHT,
     RESCUE_MIN_SIMILARITY,
     SERVICE_MARGIN,
     UnitRanker,
@@ -81,6 +82,12 @@ ANSWER_ALL_SERVICES = frozenset(
 )
 # Answers for every service at once when together they are no longer.
 EACH_SERVICE_MAX_CHARS = 700
+# A follow-up after a precise fact answers that fact's sibling when the
+# previous question and the follow-up are at least this close to it.
+FOLLOWUP_MIN_SIMILARITY = 0.25
+# No service named in the message: the conversation's service adds this much
+# to its units' scores ("а обед во сколько?" after questions on grants).
+CONTEXT_SERVICE_BONUS = 0.3
 BUTTON_OF_SERVICE = {
     "duplicate": "btn-duplicate",
     "grant": "btn-grant",
@@ -202,6 +209,9 @@ class Turn:
     # What the answer units are matched against: the whole message (a story
     # tells which fact is asked for), with the burst it ends when it ends one.
     said: str = ""
+    # Set when a rule, not the model, settled the dialogue act ("when will
+    # the results be?" asks for the term): the answer is one of its units.
+    settled_intent: str | None = None
 
 
 class Assistant:
@@ -486,6 +496,7 @@ class Assistant:
         ):
             # "When will the results be?" asks for the term, not for what the result is.
             intent, confident = "ask_processing_time", True
+            turn.settled_intent = intent
 
         # A follow-up that only changes the service or channel of the last question.
         followup = bool(
@@ -494,6 +505,10 @@ class Assistant:
         if followup:
             intent = conv.last_intent or intent
             confident = True
+            unit = self._followup_unit(turn, parsed, service, channel)
+            if unit is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
         # An answer to "which service?" typed instead of pressed.
         if conv.pending_intent and service and (not confident or intent not in KNOWLEDGE_INTENTS):
             intent, confident = conv.pending_intent, True
@@ -539,6 +554,12 @@ class Assistant:
                 conv.misses = 0
                 return self._with(parsed, self._answer_unit(turn, unit, service))
 
+        if service and not followup and (not confident or intent in ("greet", "help")):
+            # "по гранту вопрос": the service is the topic from now on; what
+            # about it? (the next "приемная до скольки?" is about grants).
+            conv.last_service = service
+            conv.misses = 0
+            return self._with(parsed, Outcome([self._service_topics(lang, service)], lang, intent))
         if not confident:
             return self._with(parsed, self._not_understood(turn))
         conv.misses = 0
@@ -574,6 +595,7 @@ class Assistant:
             and (service is None or service in e.services)
             and (channel is None or not e.channels or channel in e.channels)
             and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
+            and (turn.settled_intent is None or turn.settled_intent in e.intents)
         ]
         if not candidates:
             return None
@@ -583,12 +605,15 @@ class Assistant:
         if service is None and conv.last_service:
             # The conversation's service counts, a little: "а фото нужно?" after grants.
             ranked.sort(
-                key=lambda r: r.score + (0.05 if conv.last_service in r.entry.services else 0.0),
+                key=lambda r: (
+                    r.score
+                    + (CONTEXT_SERVICE_BONUS if conv.last_service in r.entry.services else 0.0)
+                ),
                 reverse=True,
             )
         best = ranked[0]
         if floor:
-            return best.entry if best.similarity >= DETAIL_MIN_SIMILARITY else None
+            return best.entry if best.lexical >= DETAIL_MIN_SIMILARITY else None
         if best.entry.detail:
             general = max(
                 (
@@ -598,13 +623,13 @@ class Assistant:
                 ),
                 default=0.0,
             )
-            close = best.similarity >= DETAIL_MIN_SIMILARITY
+            close = best.lexical >= DETAIL_MIN_SIMILARITY
             if confident and close and best.similarity >= general + DETAIL_MARGIN:
                 return best.entry
-            if not confident and best.similarity >= RESCUE_MIN_SIMILARITY:
+            if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
                 return best.entry
             return None
-        if not confident and best.similarity >= RESCUE_MIN_SIMILARITY:
+        if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
             return best.entry
         if (
             confident
@@ -618,15 +643,49 @@ class Assistant:
             # another service is clearly further away.
             other = max(
                 (
-                    r.score
+                    r.lexical + INTENT_WEIGHT * r.prior
                     for r in ranked
                     if intent in r.entry.intents
                     and not set(r.entry.services) & set(best.entry.services)
                 ),
                 default=0.0,
             )
-            if best.score >= other + SERVICE_MARGIN and best.similarity >= 0.3:
+            words = best.lexical + INTENT_WEIGHT * best.prior
+            if words >= other + SERVICE_MARGIN and best.lexical >= 0.3:
                 return best.entry
+        return None
+
+    def _followup_unit(
+        self, turn: Turn, parsed: ParseResult, service: str | None, channel: str | None
+    ) -> Entry | None:
+        """"ал ХҚО-да ше?" after a precise fact (no EDS needed? the receipt?):
+        the same fact's sibling for the channel or service now named, read
+        with the question it follows; None: the topic's general answer."""
+        conv = turn.conv
+        try:
+            last = self.kb.get(conv.last_unit or "")
+        except KeyError:
+            return None
+        if not last.detail:
+            return None
+        before = [text for who, text in conv.recent if who == "c"][-1:]
+        candidates = [
+            e
+            for e in self.kb.entries
+            if e.ask
+            and e.id != last.id
+            and set(e.intents) & set(last.intents)
+            and (service is None or service in e.services)
+            and (channel is None or not e.channels or channel in e.channels)
+            and (service is not None or set(e.services) & set(last.services))
+        ]
+        if not candidates:
+            return None
+        scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
+        said = " ".join([*before, parsed.text])
+        best = self.ranker.rank(said, scores, candidates, focus=parsed.text)[0]
+        if best.entry.detail and best.lexical >= FOLLOWUP_MIN_SIMILARITY:
+            return best.entry
         return None
 
     def _answer_unit(self, turn: Turn, entry: Entry, named_service: str | None) -> Outcome:

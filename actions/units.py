@@ -27,12 +27,14 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.base import Entry, KnowledgeBase
+from nlu.embed import Encoder
+from nlu.embed import shared as shared_encoder
 from nlu.normalize import fold
 
 log = logging.getLogger(__name__)
 
 # How much DIET's confidence in one of a unit's intents adds to its similarity.
-INTENT_WEIGHT = 0.25
+INTENT_WEIGHT = 0.15
 # A detail unit is answered only when the message is this close to one of its
 # examples, and closer than the general entry by DETAIL_MARGIN.
 DETAIL_MIN_SIMILARITY = 0.42
@@ -47,6 +49,12 @@ FOCUS_WEIGHT = 0.65
 SERVICE_MARGIN = 0.2
 # Without a confident intent, a unit this close to the message is answered.
 RESCUE_MIN_SIMILARITY = 0.45
+# The meaning, beside the words: the sentence-embedding cosine of the message
+# to the unit's nearest example question (nlu/embed.py), centred on
+# SEMANTIC_CENTER (about what unrelated questions on this subject score) and
+# added with this weight.
+SEMANTIC_WEIGHT = 4.0
+SEMANTIC_CENTER = 0.8
 # Words that carry no topic: kept out of the word features.
 _STOP_WORDS = """
     а ал и или да же ли ма ме ба бе па пе ше шы мне меня мен маган
@@ -61,8 +69,18 @@ _STOP = frozenset(_STOP_WORDS.split())
 @dataclass(frozen=True)
 class Ranked:
     entry: Entry
-    similarity: float
+    # The words: TF-IDF cosine to the nearest example (+ the unit's text).
+    # Absolute thresholds (is this message about the unit at all?) read it:
+    # the embedding finds every text on the subject somewhat close, noise too.
+    lexical: float
     prior: float
+    # The meaning: embedding cosine to the nearest example.
+    semantic: float = SEMANTIC_CENTER
+
+    @property
+    def similarity(self) -> float:
+        """Words and meaning together: which unit, among those close enough."""
+        return self.lexical + SEMANTIC_WEIGHT * (self.semantic - SEMANTIC_CENTER)
 
     @property
     def score(self) -> float:
@@ -73,8 +91,10 @@ class UnitRanker:
     """Ranks the knowledge base's entries for one message. Rebuilds itself
     when the knowledge base is reloaded (the entries tuple changes)."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, encoder: Encoder | None = None) -> None:
         self.kb = kb
+        self.encoder = encoder if encoder is not None else shared_encoder()
+        self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._built_for: tuple[Entry, ...] | None = None
         self._entries: list[Entry] = []
         self._rows: np.ndarray = np.zeros(0, dtype=np.int64)  # example row -> entry index
@@ -88,11 +108,14 @@ class UnitRanker:
         entries = [e for e in self.kb.entries if e.ask]
         docs: list[str] = []
         rows: list[int] = []
+        questions: list[str] = []
         for index, entry in enumerate(entries):
             for lang in ("kk", "ru"):
                 for question in entry.ask.get(lang, ()):
                     docs.append(fold(question))
+                    questions.append(question)
                     rows.append(index)
+        self._vectors = self.encoder.examples(questions)
         texts = [fold(e.text["kk"] + " " + e.text["ru"]) for e in entries]
         docs.extend(texts)
         self._entries = entries
@@ -124,9 +147,17 @@ class UnitRanker:
         if self._built_for is not self.kb.entries:
             self._build()
 
+    def warm(self) -> None:
+        """Build the index and load the encoder now (startup), not on the
+        first message."""
+        self._ensure()
+        if len(self._vectors):
+            self.encoder.query("дубликат диплома")
+
     # -- queries ----------------------------------------------------------------
-    def similarities(self, text: str) -> dict[str, float]:
-        """Entry id -> best cosine between the message and one of its examples."""
+    def closeness(self, text: str) -> dict[str, tuple[float, float]]:
+        """Entry id -> (lexical, semantic) closeness of the message to its
+        nearest example question (see Ranked)."""
         self._ensure()
         if self._matrix is None or self._chars is None or self._words is None:
             return {}
@@ -139,10 +170,25 @@ class UnitRanker:
         q = _normalise_rows(q.tocsr())
         sims = np.asarray((self._matrix @ q.T).todense()).ravel()
         n = self._n_examples
-        per_entry = np.zeros(len(self._entries))
-        np.maximum.at(per_entry, self._rows, sims[:n])
-        per_entry += TEXT_WEIGHT * sims[n:]
-        return {e.id: float(v) for e, v in zip(self._entries, per_entry, strict=True) if v > 0}
+        lexical = np.zeros(len(self._entries))
+        np.maximum.at(lexical, self._rows, sims[:n])
+        lexical += TEXT_WEIGHT * sims[n:]
+        semantic = np.full(len(self._entries), SEMANTIC_CENTER)
+        if len(self._vectors):
+            near = self._vectors @ self.encoder.query(text)
+            semantic = np.full(len(self._entries), -1.0)
+            np.maximum.at(semantic, self._rows, near)
+        return {
+            e.id: (float(lex), float(sem))
+            for e, lex, sem in zip(self._entries, lexical, semantic, strict=True)
+        }
+
+    def similarities(self, text: str) -> dict[str, float]:
+        """Entry id -> words and meaning together (Ranked.similarity)."""
+        return {
+            k: lex + SEMANTIC_WEIGHT * (sem - SEMANTIC_CENTER)
+            for k, (lex, sem) in self.closeness(text).items()
+        }
 
     def rank(
         self,
@@ -155,18 +201,23 @@ class UnitRanker:
         """`candidates` scored for `text`, best first. `intents`: the model's
         confidence per intent (its ranking). `focus`: the question asked when
         the message asks several; it weighs more than the rest of the text."""
-        sims = self.similarities(text)
+        far = (0.0, SEMANTIC_CENTER)
+        near = self.closeness(text)
         if focus:
-            near = self.similarities(focus)
-            sims = {
-                k: FOCUS_WEIGHT * near.get(k, 0.0) + (1 - FOCUS_WEIGHT) * sims.get(k, 0.0)
-                for k in set(sims) | set(near)
+            asked = self.closeness(focus)
+            near = {
+                k: (
+                    FOCUS_WEIGHT * asked.get(k, far)[0] + (1 - FOCUS_WEIGHT) * near.get(k, far)[0],
+                    FOCUS_WEIGHT * asked.get(k, far)[1] + (1 - FOCUS_WEIGHT) * near.get(k, far)[1],
+                )
+                for k in set(near) | set(asked)
             }
         ranked = [
             Ranked(
                 entry,
-                sims.get(entry.id, 0.0),
+                near.get(entry.id, far)[0],
                 max((intents.get(i, 0.0) for i in entry.intents), default=0.0),
+                near.get(entry.id, far)[1],
             )
             for entry in candidates
         ]
@@ -181,3 +232,25 @@ def _normalise_rows(matrix: Any) -> Any:
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return diags(1.0 / norms) @ m
+
+
+def cache_example_vectors(kb: KnowledgeBase | None = None, encoder: Encoder | None = None) -> int:
+    """Embed every example question of the knowledge base and every NLU
+    training example into the encoder's cache file (models/embeddings.npz),
+    so that the bot starts without embedding them. `make train` runs it
+    (`python -m actions.units`)."""
+    from nlu.trainingdata import TRAIN_DIR, read
+
+    kb = kb or KnowledgeBase.load()
+    encoder = encoder or shared_encoder()
+    texts = [q for e in kb.entries for lang in ("kk", "ru") for q in e.ask.get(lang, ())]
+    texts += [e.text for e in read([TRAIN_DIR]).examples]
+    return encoder.save(texts)
+
+
+if __name__ == "__main__":
+    import time
+
+    started = time.monotonic()
+    count = cache_example_vectors()
+    print(f"{count} example texts embedded in {time.monotonic() - started:.0f} s")  # noqa: T201

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nlu.embed import IntentNeighbours
 from nlu.light import load_or_train
 from nlu.pipeline import NLU
 from nlu.rasa import MODEL_DIR, MODEL_PATH, RasaClient, start_server
-from nlu.trainingdata import TEST_DIR, read
+from nlu.trainingdata import TEST_DIR, TRAIN_DIR, read
 
 
 def _free_port() -> int:
@@ -52,7 +53,11 @@ async def run(requests: int = 1000) -> dict[str, Any]:
     startup = time.monotonic() - started
     texts = [e.text for e in read([TEST_DIR]).examples]
     random.Random(0).shuffle(texts)
-    nlu = NLU(RasaClient(server.url, server.token), load_or_train(cache_dir=MODEL_DIR))
+    nlu = NLU(
+        RasaClient(server.url, server.token),
+        load_or_train(cache_dir=MODEL_DIR),
+        neighbours=IntentNeighbours.from_training(TRAIN_DIR),
+    )
     try:
         for t in texts[:20]:
             await nlu.parse(t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -85,6 +86,9 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
                 ApplicationFlow(Applications(sessions, staff_chat_id=settings.staff_chat_id), nlu),
             ],
         )
+        # The answer units' index and the sentence encoder, loaded before the
+        # first citizen writes (not on their message).
+        await asyncio.to_thread(assistant.ranker.warm)
         # Booking reminders go into the outbox, which only the Telegram bot delivers.
         reminders = ReminderLoop(sessions, assistant.t, booking.offices, assistant.calendar.tz)
         # Personal data past its retention period goes, once a day.

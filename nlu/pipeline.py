@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from nlu import entities as ents
+from nlu.embed import NEIGHBOUR_GATE, IntentNeighbours
 from nlu.light import LightModels, _lang_view, load_or_train
 from nlu.normalize import clean, fold, has_letters
 from nlu.rasa import DEFAULT_URL, MODEL_DIR, RasaClient, RasaServer, RasaUnavailable, start_server
@@ -208,9 +209,12 @@ class NLU:
         light: LightModels,
         *,
         retry_after: float = 3.0,
+        neighbours: IntentNeighbours | None = None,
     ) -> None:
         self.client = client
         self.light = light
+        # A second opinion, in meaning, when DIET is unsure (nlu/embed.py).
+        self.neighbours = neighbours
         self.retry_after = retry_after
         self.stats = NLUStats()
         self._down_until = 0.0
@@ -260,8 +264,9 @@ class NLU:
         """Build the pipeline; start our own Rasa server when none answers at
         `url` (loopback only) and `start` is set."""
         light = await asyncio.to_thread(load_or_train, data_dir, MODEL_DIR)
+        neighbours = await asyncio.to_thread(IntentNeighbours.from_training, data_dir)
         client = RasaClient(url, token, timeout=timeout)
-        nlu = cls(client, light)
+        nlu = cls(client, light, neighbours=neighbours)
         if not await client.ready():
             host = urlsplit(url).hostname or ""
             if start and host in ("127.0.0.1", "localhost", "::1"):
@@ -374,12 +379,26 @@ class NLU:
                 log.warning("NLU degraded: Rasa unavailable (%s)", exc)
 
         if raw is not None:
-            ranking = [
+            ranking: list[dict[str, Any]] = [
                 {"name": str(r["name"]), "confidence": float(r["confidence"])}
                 for r in raw.get("intent_ranking") or []
             ]
             intent = str((raw.get("intent") or {}).get("name") or FALLBACK_INTENT)
             confidence = float((raw.get("intent") or {}).get("confidence") or 0.0)
+            if (
+                self.neighbours is not None
+                and intent != FALLBACK_INTENT
+                and confidence < NEIGHBOUR_GATE
+                and ranking
+            ):
+                ranking = await asyncio.to_thread(self.neighbours.rerank, cleaned, ranking)
+                intent, confidence = str(ranking[0]["name"]), float(ranking[0]["confidence"])
+            elif self.neighbours is not None and intent == FALLBACK_INTENT:
+                known = [r for r in ranking if r["name"] != FALLBACK_INTENT]
+                rescued = await asyncio.to_thread(self.neighbours.rescue, cleaned, known)
+                if rescued is not None:
+                    ranking = rescued
+                    intent, confidence = str(ranking[0]["name"]), float(ranking[0]["confidence"])
             found = ents.merge(list(raw.get("entities") or []), cleaned)
             degraded, source = False, "rasa"
         else:

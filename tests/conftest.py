@@ -11,9 +11,11 @@ import pytest
 
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
+from nlu.embed import IntentNeighbours
 from nlu.light import LightModels, load_or_train
 from nlu.pipeline import NLU
 from nlu.rasa import MODEL_DIR, MODEL_PATH, RASA_VENV, RasaClient, RasaServer, start_server
+from nlu.trainingdata import TRAIN_DIR
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -54,6 +56,10 @@ async def rasa_server() -> AsyncIterator[RasaServer]:
 
 @pytest.fixture(scope="session")
 async def rasa_nlu(rasa_server: RasaServer, light: LightModels) -> AsyncIterator[NLU]:
-    nlu = NLU(RasaClient(rasa_server.url, rasa_server.token), light)
+    nlu = NLU(
+        RasaClient(rasa_server.url, rasa_server.token),
+        light,
+        neighbours=IntentNeighbours.from_training(TRAIN_DIR),
+    )
     yield nlu
     await nlu.close()

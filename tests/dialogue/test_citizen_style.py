@@ -95,3 +95,21 @@ async def test_fee_is_said_once_and_not_invented(citizen: Citizen) -> None:
     assert "тенге" not in text
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     assert len(paragraphs) == len(set(paragraphs))
+
+
+async def test_naming_the_service_first_keeps_it_for_the_questions_after(citizen: Citizen) -> None:
+    """ "по гранту вопрос" asks what about grants; "а обед во сколько?" then
+    means the admissions office's lunch break, not the university's
+    registry's for duplicates."""
+    o = await citizen.says("по гранту вопрос")
+    assert o.lang == "ru"
+    assert "ask:ask_documents:grant" in payloads(o)  # the grant's topics to tap
+    lunch = await citizen.says("а обед во сколько?")
+    assert lunch.units and lunch.units[0].startswith("grant."), lunch.units
+    assert "13:00–14:30" in text_of(lunch) or "13:00 до 14:30" in text_of(lunch)
+
+
+async def test_a_question_about_the_social_support_in_kazakh_words(citizen: Citizen) -> None:
+    o = await citizen.says("сәлем, әлеуметтік қолдау бойынша сұрағым бар")
+    assert o.lang == "kk"
+    assert "ask:ask_documents:social_support" in payloads(o)
