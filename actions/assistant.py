@@ -147,6 +147,27 @@ CONFIDENCE_THRESHOLD = 0.45
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
 _FOLLOWUP_RE = re.compile(r"^(а|ал|и|а если|а для|а в|а как|ну а)\b|\b(ше|ше\?|шы|ли)\s*\??$")
+# Words that go with a service's name without asking anything ("дубликат
+# диплома", "образовательный грант").
+_NAME_FILLERS = frozenset(
+    {
+        "диплом",
+        "диплома",
+        "дипломнын",
+        "дипломга",
+        "образовательныи",
+        "студентов",
+        "по",
+        "на",
+        "про",
+        "о",
+        "об",
+        "насчет",
+        "туралы",
+        "боиынша",
+        "жаиында",
+    }
+)
 _FOLLOWUP_WORDS = frozenset(
     {
         "а",
@@ -156,7 +177,7 @@ _FOLLOWUP_WORDS = frozenset(
         "для",
         "через",
         "аркылы",
-        "бойынша",
+        "боиынша",
         "ше",
         "шы",
         "ли",
@@ -515,6 +536,12 @@ class Assistant:
             conv.pending_intent = None
             followup = True
 
+        if service and not followup and self._only_names(parsed):
+            # "дубликат", "грант", "соцподдержка": which of its topics?
+            conv.last_service = service
+            conv.misses = 0
+            topics = self._service_topics(lang, service, "service-what")
+            return self._with(parsed, Outcome([topics], lang, None))
         if (
             confident
             and intent in REQUEST_INTENTS
@@ -559,7 +586,8 @@ class Assistant:
             # about it? (the next "приемная до скольки?" is about grants).
             conv.last_service = service
             conv.misses = 0
-            return self._with(parsed, Outcome([self._service_topics(lang, service)], lang, intent))
+            topics = self._service_topics(lang, service, "service-what")
+            return self._with(parsed, Outcome([topics], lang, intent))
         if not confident:
             return self._with(parsed, self._not_understood(turn))
         conv.misses = 0
@@ -658,7 +686,7 @@ class Assistant:
     def _followup_unit(
         self, turn: Turn, parsed: ParseResult, service: str | None, channel: str | None
     ) -> Entry | None:
-        """"ал ХҚО-да ше?" after a precise fact (no EDS needed? the receipt?):
+        """ "ал ХҚО-да ше?" after a precise fact (no EDS needed? the receipt?):
         the same fact's sibling for the channel or service now named, read
         with the question it follows; None: the topic's general answer."""
         conv = turn.conv
@@ -788,6 +816,15 @@ class Assistant:
         if outcome.intent is None:
             outcome.intent = parsed.intent
         return outcome
+
+    @staticmethod
+    def _only_names(parsed: ParseResult) -> bool:
+        """The message names a service and says nothing else ("дубликат
+        диплома", "грант")."""
+        words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
+        return 0 < len(words) <= 3 and all(
+            lexicon(w) or w in _FOLLOWUP_WORDS or w in _NAME_FILLERS for w in words
+        )
 
     def _is_followup(self, parsed: ParseResult, confident: bool) -> bool:
         """Does this message only change the service or channel of the last
@@ -1012,7 +1049,7 @@ class Assistant:
             [[Button(self.t(lang, keys[s]), f"svc:{s}")] for s in SERVICES if s in services],
         )
 
-    def _service_topics(self, lang: str, service: str) -> Reply:
+    def _service_topics(self, lang: str, service: str, ask: str = "also-ask") -> Reply:
         topics = [
             "ask_documents",
             "ask_where_to_apply",
@@ -1030,7 +1067,7 @@ class Assistant:
         ]
         rows.append([Button(self.t(lang, "btn-menu"), "menu")])
         return Reply(
-            self.t(lang, f"service-{service}").capitalize() + ". " + self.t(lang, "also-ask"), rows
+            self.t(lang, f"service-{service}").capitalize() + ". " + self.t(lang, ask), rows
         )
 
     def _answer_buttons(

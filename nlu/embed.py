@@ -151,9 +151,14 @@ NEIGHBOUR_WEIGHT = 32.0
 # confidence (enough for the assistant to act on).
 NEIGHBOUR_SURE = 0.93
 FALLBACK_LIFT = 0.5
-# One or two words ("дубликат") are near some short example of every intent:
-# the second opinion is asked for longer messages only.
+# One or two words ("дубликат", "а на грант?") are near some short example
+# of every intent: the second opinion is asked for messages of at least this
+# many words of three letters or more.
 NEIGHBOUR_MIN_WORDS = 3
+
+
+def _words(text: str) -> int:
+    return sum(1 for w in text.split() if sum(ch.isalpha() for ch in w) >= 3)
 
 
 class IntentNeighbours:
@@ -185,7 +190,7 @@ class IntentNeighbours:
     def rescue(self, text: str, ranking: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """DIET below its fallback threshold: the intent whose training
         example is nearest, when it is plainly near (None: still unknown)."""
-        if len(text.split()) < NEIGHBOUR_MIN_WORDS:
+        if _words(text) < NEIGHBOUR_MIN_WORDS:
             return None
         near = self.nearest(text)
         if not near:
@@ -201,7 +206,7 @@ class IntentNeighbours:
         takes the top confidence, the one it displaced takes its place."""
         if not ranking or float(ranking[0]["confidence"]) >= NEIGHBOUR_GATE:
             return ranking
-        if len(text.split()) < NEIGHBOUR_MIN_WORDS:
+        if _words(text) < NEIGHBOUR_MIN_WORDS:
             return ranking
         near = self.nearest(text)
         if not near:

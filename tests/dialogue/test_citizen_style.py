@@ -113,3 +113,21 @@ async def test_a_question_about_the_social_support_in_kazakh_words(citizen: Citi
     o = await citizen.says("сәлем, әлеуметтік қолдау бойынша сұрағым бар")
     assert o.lang == "kk"
     assert "ask:ask_documents:social_support" in payloads(o)
+
+
+@pytest.mark.parametrize(
+    ("said", "service", "lang"),
+    [
+        ("дубликат", "duplicate", "ru"),
+        ("а на грант?", "grant", "ru"),
+        ("грант бойынша", "grant", "kk"),
+    ],
+)
+async def test_only_a_service_named_gets_its_topics(
+    citizen: Citizen, said: str, service: str, lang: str
+) -> None:
+    """A service's name and nothing else asks nothing yet: its topics to tap,
+    not a guessed answer (pickup, queue rules) nor "I did not understand"."""
+    o = await citizen.says(said)
+    assert o.lang == lang and not o.units
+    assert f"ask:ask_documents:{service}" in payloads(o)
