@@ -105,6 +105,9 @@ REQUEST_INTENTS = frozenset(
     }
 )
 # Replies that answer nothing: the message may be the start of a burst.
+# The "op:<reason>" payload of "shall I pass you to a person?" after two
+# misses (actions/handoff.py NOT_UNDERSTOOD: the staff are told why).
+NOT_UNDERSTOOD = "not_understood"
 EMPTY_HANDED = frozenset({"greet", "help", "affirm", "deny", "thank", FALLBACK_INTENT})
 # A message that says nothing alone may finish a burst ("что мне делать").
 BURST_TRIGGERS = frozenset({"help", "out_of_scope", FALLBACK_INTENT})
@@ -360,6 +363,10 @@ class Assistant:
             return Outcome([self.menu(lang)], lang, "cancel")
         if verb == "op":
             flow = self._flow_by_intent.get("request_operator")
+            if flow is not None and arg == NOT_UNDERSTOOD and hasattr(flow, "begin"):
+                # "Shall I pass you to a person?" after two misses: yes. The
+                # staff are told why (the bot did not understand twice).
+                return await flow.begin(self.context(turn), NOT_UNDERSTOOD)
             if flow is not None:
                 return await flow.on_intent(self.context(turn), "request_operator")
             return self._operator(turn)
@@ -419,6 +426,7 @@ class Assistant:
         turn.said = text
         parsed = await self._focus(turn, text, parsed)
         turn.parsed = parsed
+        await self.ranker.prepare(turn.said or parsed.text, turn.question)
         outcome = await self._understand(turn, parsed)
         if outcome.intent in EMPTY_HANDED and len(text) < 200:
             conv.fragments = [*conv.fragments, [self.clock().timestamp(), text]][-BURST_KEPT:]
@@ -473,8 +481,14 @@ class Assistant:
         if len(clauses) >= 2 and questions:
             tries.append((" ".join(questions), False))
         named = parsed.entity("service") or parsed.entity("channel")
-        if not named and (parsed.intent in BURST_TRIGGERS or not self._confident(parsed)):
-            # ("а через цон?" names what it follows up on: not a burst.)
+        noise = parsed.intent == FALLBACK_INTENT and parsed.confidence == 0.0
+        if (
+            not named
+            and not noise
+            and (parsed.intent in BURST_TRIGGERS or not self._confident(parsed))
+        ):
+            # ("а через цон?" names what it follows up on: not a burst; keyboard
+            # noise ends nothing: the question before it was answered already.)
             earlier = self._burst_before(turn)
             if earlier:
                 joined = " ".join([*earlier, text])
@@ -1202,7 +1216,7 @@ class Assistant:
                         self.t(lang, "ask-clarify-operator"),
                         [
                             [
-                                Button(self.t(lang, "btn-yes-operator"), "op"),
+                                Button(self.t(lang, "btn-yes-operator"), "op:" + NOT_UNDERSTOOD),
                                 Button(self.t(lang, "btn-no-rephrase"), "menu"),
                             ]
                         ],

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from actions.assistant import CONFIDENCE_THRESHOLD, LANG_CONFIDENCE
+from actions.assistant import CONFIDENCE_THRESHOLD, LANG_CONFIDENCE, NOT_UNDERSTOOD
 from actions.events import Button, Outcome, Reply
 from actions.flows import FlowContext
 from actions.intake.form import MASKED
@@ -50,7 +50,6 @@ RECENT = 10  # the citizen's last messages shown to the person
 RECENT_CHARS = 500
 
 ASKED = "asked"
-NOT_UNDERSTOOD = "not_understood"
 # Flows whose unfinished work is kept while a person has the conversation
 # and offered again afterwards ("<flow>:resume" continues it).
 RESUMABLE = frozenset({"app"})

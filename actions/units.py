@@ -18,6 +18,7 @@ trained apart from the vocabulary; a query costs well under a millisecond.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.base import Entry, KnowledgeBase
 from nlu.embed import Encoder
+from nlu.embed import enabled as embeddings_enabled
 from nlu.embed import shared as shared_encoder
-from nlu.normalize import fold
+from nlu.normalize import clean, fold
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ RESCUE_MIN_SIMILARITY = 0.45
 # added with this weight.
 SEMANTIC_WEIGHT = 4.0
 SEMANTIC_CENTER = 0.8
+# The meaning is asked for (an embedding costs ~20 ms on one core) only when
+# the words leave the two closest units within this margin of each other.
+MEANING_MARGIN = 0.3
 # Words that carry no topic: kept out of the word features.
 _STOP_WORDS = """
     а ал и или да же ли ма ме ба бе па пе ше шы мне меня мен маган
@@ -115,7 +120,9 @@ class UnitRanker:
                     docs.append(fold(question))
                     questions.append(question)
                     rows.append(index)
-        self._vectors = self.encoder.examples(questions)
+        self._vectors = (
+            self.encoder.examples(questions) if embeddings_enabled() else np.zeros((0, 0))
+        )
         texts = [fold(e.text["kk"] + " " + e.text["ru"]) for e in entries]
         docs.extend(texts)
         self._entries = entries
@@ -147,6 +154,19 @@ class UnitRanker:
         if self._built_for is not self.kb.entries:
             self._build()
 
+    async def prepare(self, *texts: str) -> None:
+        """Embed the texts the ranker will be asked about in a worker thread,
+        so that the event loop goes on with other citizens meanwhile."""
+        self._ensure()
+        if not len(self._vectors):
+            return
+        for text in dict.fromkeys(t for t in texts if t):
+            lexical = self._lexical(text)
+            if lexical is None or not self._needs_meaning(lexical):
+                continue
+            if not self.encoder.cached(clean(text)):
+                await asyncio.to_thread(self.encoder.query, clean(text))
+
     def warm(self) -> None:
         """Build the index and load the encoder now (startup), not on the
         first message."""
@@ -155,15 +175,13 @@ class UnitRanker:
             self.encoder.query("дубликат диплома")
 
     # -- queries ----------------------------------------------------------------
-    def closeness(self, text: str) -> dict[str, tuple[float, float]]:
-        """Entry id -> (lexical, semantic) closeness of the message to its
-        nearest example question (see Ranked)."""
+    def _lexical(self, text: str) -> np.ndarray | None:
         self._ensure()
         if self._matrix is None or self._chars is None or self._words is None:
-            return {}
+            return None
         folded = fold(text)
         if not folded:
-            return {}
+            return None
         from scipy.sparse import hstack
 
         q = hstack([self._chars.transform([folded]) * 0.8, self._words.transform([folded]) * 0.6])
@@ -173,9 +191,25 @@ class UnitRanker:
         lexical = np.zeros(len(self._entries))
         np.maximum.at(lexical, self._rows, sims[:n])
         lexical += TEXT_WEIGHT * sims[n:]
+        return lexical
+
+    def _needs_meaning(self, lexical: np.ndarray) -> bool:
+        """The words leave it open: the two closest units are within
+        MEANING_MARGIN of each other, or nothing is near at all."""
+        if not len(self._vectors) or len(lexical) < 2:
+            return False
+        second, first = np.partition(lexical, -2)[-2:]
+        return bool(first - second < MEANING_MARGIN)
+
+    def closeness(self, text: str) -> dict[str, tuple[float, float]]:
+        """Entry id -> (lexical, semantic) closeness of the message to its
+        nearest example question (see Ranked)."""
+        lexical = self._lexical(text)
+        if lexical is None:
+            return {}
         semantic = np.full(len(self._entries), SEMANTIC_CENTER)
-        if len(self._vectors):
-            near = self._vectors @ self.encoder.query(text)
+        if self._needs_meaning(lexical):
+            near = self._vectors @ self.encoder.query(clean(text))
             semantic = np.full(len(self._entries), -1.0)
             np.maximum.at(semantic, self._rows, near)
         return {
@@ -251,6 +285,8 @@ def cache_example_vectors(kb: KnowledgeBase | None = None, encoder: Encoder | No
 if __name__ == "__main__":
     import time
 
+    from nlu.embed import CACHE_PATH
+
     started = time.monotonic()
-    count = cache_example_vectors()
+    count = cache_example_vectors(encoder=Encoder(CACHE_PATH, threads=0))
     print(f"{count} example texts embedded in {time.monotonic() - started:.0f} s")  # noqa: T201

