@@ -347,7 +347,8 @@ async def test_one_citizens_updates_are_handled_in_order(
 
     async def slow_first(event: Event) -> Outcome:
         if event.text == "первый":
-            await asyncio.sleep(0.3)
+            # Longer than another citizen's whole answer on a loaded machine.
+            await asyncio.sleep(1.0)
         outcome = await original(event)
         outcome.replies = [Reply(f"ответ: {event.text}")]
         # Answers: a burst of replies to fragments would be read as one (test_bursts.py).

@@ -87,13 +87,15 @@ def make_assistant(
     states: StateStore | None = None,
 ) -> Assistant:
     # Transport tests: the degraded classifier, no Rasa server needed.
-    return Assistant(
+    assistant = Assistant(
         NLU(client=None, light=light),
         kb,
         calendar,
         states=states or MemoryStateStore(),
         users=RememberedLanguages(SqlUserDirectory(sessions)),
     )
+    assistant.ranker.warm()  # as bot/app.py does at startup: not on the first message
+    return assistant
 
 
 @dataclass
