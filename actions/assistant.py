@@ -31,7 +31,7 @@ from knowledge.base import Entry, KnowledgeBase
 from knowledge.calendar import Calendar
 from nlu.entities import lexicon
 from nlu.normalize import fold
-from nlu.pipeline import FALLBACK_INTENT, NLU, ParseResult
+from nlu.pipeline import FALLBACK_INTENT, NLU, REQUEST_INTENTS, ParseResult
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,6 @@ BUTTON_OF_SERVICE = {
     "grant": "btn-grant",
     "social_support": "btn-social",
 }
-# Requests to do something: never a follow-up to the question before them.
-REQUEST_INTENTS = frozenset(
-    {
-        "book_queue",
-        "cancel_booking",
-        "my_bookings",
-        "check_status",
-        "submit_application",
-        "request_operator",
-    }
-)
 # Replies that answer nothing: the message may be the start of a burst.
 # The "op:<reason>" payload of "shall I pass you to a person?" after two
 # misses (actions/handoff.py NOT_UNDERSTOOD: the staff are told why).

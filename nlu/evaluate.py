@@ -12,24 +12,12 @@ from typing import Any
 import yaml
 
 from nlu.normalize import fold
-from nlu.pipeline import FALLBACK_INTENT, NLU, ParseResult
+from nlu.pipeline import FALLBACK_INTENT, NLU, REQUEST_INTENTS, ParseResult
 from nlu.trainingdata import Example, parse_annotated, read_file
 
 TRANSLIT_VARIANTS = ("latin", "letterless")
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "help", "switch_language", "affirm", "deny", "out_of_scope"}
-)
-# Requests the dialogue acts on at once; a follow-up ("а через ЦОН?") must not
-# be taken for one. Mirrors actions/assistant.py (nlu imports nothing above it).
-REQUEST_INTENTS = frozenset(
-    {
-        "book_queue",
-        "cancel_booking",
-        "my_bookings",
-        "check_status",
-        "submit_application",
-        "request_operator",
-    }
 )
 CONFIDENT = 0.45
 # A message that opens with a greeting (folded text).

@@ -28,6 +28,19 @@ from nlu.trainingdata import TRAIN_DIR
 log = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
+# Requests to do something (the dialogue acts on them at once): never a
+# follow-up to the question before them ("а через ЦОН?" is not one). One list
+# for the assistant and the evaluation.
+REQUEST_INTENTS = frozenset(
+    {
+        "book_queue",
+        "cancel_booking",
+        "my_bookings",
+        "check_status",
+        "submit_application",
+        "request_operator",
+    }
+)
 # Below this share of familiar letter trigrams a message is treated as noise.
 MIN_FAMILIARITY = 0.6
 
