@@ -87,7 +87,7 @@ EACH_SERVICE_MAX_CHARS = 700
 FOLLOWUP_MIN_SIMILARITY = 0.25
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
-CONTEXT_SERVICE_BONUS = 0.3
+CONTEXT_SERVICE_BONUS = 0.6
 BUTTON_OF_SERVICE = {
     "duplicate": "btn-duplicate",
     "grant": "btn-grant",
@@ -105,8 +105,18 @@ LONG_WORDS = 7
 # A burst: messages this close together are read as one.
 BURST_SECONDS = 60.0
 BURST_KEPT = 4
+# A story with one question: below this confidence in the whole message,
+# the question alone is read too, and wins when it is this sure.
+STORY_SURE = 0.6
+QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
+# "язык", "тіл" (folded): a switch that names no language means the other one.
+_LANGUAGE_WORD_RE = re.compile(
+    r"\b(?:язык\w*|тил\w*|языг\w*|енглиш|лангуаге|англ\w*|агылшын\w*)"
+)
+_RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
+_KAZAKH_NAMED_RE = re.compile(r"\b(?:казак|казах|мемлекеттик|государствен)")
 _KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 # Greetings and politeness before the question (folded text).
 _GREETING_RE = re.compile(
@@ -461,6 +471,23 @@ class Assistant:
             if self._confident(first) and first.intent in KNOWLEDGE_INTENTS:
                 turn.question = questions[0]
                 return _inherit(first, parsed)
+        if (
+            len(questions) == 1
+            and len(clauses) >= 2
+            and parsed.confidence < STORY_SURE
+            and questions[0].strip() != text.strip()
+        ):
+            # "я сирота, папа умер ... что мне приложить к документам на
+            # грант?": the story colours the whole; the question says what
+            # is asked (the story's service holds).
+            asked = await self.nlu.parse(questions[0])
+            if (
+                self._confident(asked)
+                and asked.intent in KNOWLEDGE_INTENTS
+                and asked.confidence >= QUESTION_SURE
+            ):
+                turn.question = questions[0]
+                return _inherit(asked, parsed)
         if self._confident(parsed) and parsed.intent not in EMPTY_HANDED:
             return parsed
         tries: list[tuple[str, bool]] = []
@@ -596,6 +623,10 @@ class Assistant:
         conv.misses = 0
         if intent == "switch_language":
             target = self._language_named(parsed.text, lang)
+            if target is None:
+                # "можно устно или обязательно писать?" names no language: not
+                # a request to switch.
+                return self._with(parsed, self._not_understood(turn))
             return self._with(parsed, await self.set_language(turn.event.user_id, target))
         flow = self._flow_by_intent.get(intent)
         if flow is not None:
@@ -849,13 +880,18 @@ class Assistant:
         return bool(_FOLLOWUP_RE.search(parsed.normalized)) and len(content) <= 1
 
     @staticmethod
-    def _language_named(text: str, current: str) -> str:
+    def _language_named(text: str, current: str) -> str | None:
+        """The language a switch asks for; None when the message speaks of
+        no language at all (the model's switch_language was a guess)."""
         f = fold(text)
-        if any(w in f for w in ("орыс", "рус", "russian", "орысша")):
+        if _RUSSIAN_NAMED_RE.search(f):
             return "ru"
-        if any(w in f for w in ("казак", "kazakh", "kazak", "кaзак")):
+        if _KAZAKH_NAMED_RE.search(f):
             return "kk"
-        return "ru" if current == "kk" else "kk"
+        if _LANGUAGE_WORD_RE.search(f):
+            # "другой язык", "тилди ауыстыр": the other one.
+            return "ru" if current == "kk" else "kk"
+        return None
 
     # -- routing --------------------------------------------------------------
     def _route(self, turn: Turn, intent: str, service: str | None, channel: str | None) -> Outcome:

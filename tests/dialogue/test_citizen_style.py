@@ -131,3 +131,35 @@ async def test_only_a_service_named_gets_its_topics(
     o = await citizen.says(said)
     assert o.lang == lang and not o.units
     assert f"ask:ask_documents:{service}" in payloads(o)
+
+
+async def test_follow_ups_stay_with_social_support(citizen: Citizen) -> None:
+    """After a question on social support, "заявление там на ректора?" and
+    "сколько его рассматривают" are about social support, not about the
+    duplicates' application form or complaint terms."""
+    first = await citizen.says("а соцподдержка для студентов-сирот бывает? что для нее нужно?")
+    assert first.units and first.units[0].startswith("social_support."), first.units
+    form = await citizen.says("заявление там на ректора пишется?")
+    assert form.units and form.units[0].startswith("social_support."), form.units
+    term = await citizen.says("и сколько его рассматривают")
+    assert term.units and term.units[0].startswith("social_support."), term.units
+
+
+async def test_a_question_on_writing_is_not_a_language_switch(citizen: Citizen) -> None:
+    """ "можно устно или обязательно писать?" names no language: the reply
+    stays in Russian and the remembered language is not changed."""
+    await citizen.says("хочу пожаловаться на сотрудника цона по дубликату")
+    o = await citizen.says("можно устно или обязательно писать?")
+    assert o.lang == "ru" and o.intent != "switch_language"
+    assert await citizen.assistant.users.get_language(citizen.id) != "kk"
+
+
+async def test_a_story_does_not_hide_the_service_named_in_its_question(citizen: Citizen) -> None:
+    """The story ("сирота, мама лишена прав") reads like a question about
+    representatives; the question ("что приложить к документам на грант?")
+    is about the grant's documents, never a duplicate's answer."""
+    o = await citizen.says(
+        "я сирота, папа умер, мама лишена родительских прав. "
+        "что мне приложить к документам на грант?"
+    )
+    assert o.units and o.units[0].startswith("grant.documents"), o.units
