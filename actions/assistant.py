@@ -112,9 +112,7 @@ QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
 # "язык", "тіл" (folded): a switch that names no language means the other one.
-_LANGUAGE_WORD_RE = re.compile(
-    r"\b(?:язык\w*|тил\w*|языг\w*|енглиш|лангуаге|англ\w*|агылшын\w*)"
-)
+_LANGUAGE_WORD_RE = re.compile(r"\b(?:язык\w*|тил\w*|языг\w*|енглиш|лангуаге|англ\w*|агылшын\w*)")
 _RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
 _KAZAKH_NAMED_RE = re.compile(r"\b(?:казак|казах|мемлекеттик|государствен)")
 _KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
@@ -665,7 +663,7 @@ class Assistant:
             turn.said or parsed.text, scores, candidates, focus=turn.question or None
         )
         if service is None and conv.last_service:
-            # The conversation's service counts, a little: "а фото нужно?" after grants.
+            # The conversation's service counts: "а фото нужно?" after grants.
             ranked.sort(
                 key=lambda r: (
                     r.score

@@ -29,6 +29,7 @@ from bot.retention import RetentionJob
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
+from nlu.embed import one_blas_thread
 from nlu.pipeline import NLU
 from storage.applications import Applications
 from storage.booking import BookingStore
@@ -86,6 +87,7 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
                 ApplicationFlow(Applications(sessions, staff_chat_id=settings.staff_chat_id), nlu),
             ],
         )
+        one_blas_thread()
         # The answer units' index and the sentence encoder, loaded before the
         # first citizen writes (not on their message).
         await asyncio.to_thread(assistant.ranker.warm)
