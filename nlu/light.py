@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,62 @@ def _lang_view(text: str) -> str:
     """What the language model reads: lower-case text with its own letters,
     a separator, then the folded form."""
     return clean(text).lower() + " | " + fold(text)
+
+
+# The words that carry a sentence's grammar, folded (nlu.normalize.fold: one
+# form for Cyrillic, letterless and Latin Kazakh). A message that mixes the
+# languages ("документы қандай керек?", "вуз закрылся, телнұсқаны қайдан
+# аламын?") is in the language of its grammar, not of its nouns.
+_KAZAKH_GRAMMAR_WORDS = """
+    ма ме ба бе па пе ше шы ши керек жок бар кандаи каидан каида кашан канша калаи
+    кимге неге болса бола болады болама болад емес ушин бойынша маган менин сиз
+    сизге сизден мен биз олар ол осы сол алам аламын барам барамын беремин
+    бере береди келеди кеде жане немесе тапсырамын тапсыру жазылу алуга
+"""
+_KAZAKH_GRAMMAR = frozenset(_KAZAKH_GRAMMAR_WORDS.split())
+_RUSSIAN_GRAMMAR_WORDS = """
+    что как где когда куда откуда сколько какие какой какая какое каким можно нужно
+    надо нужен нужна ли же и в во на для по у с со из от до или если это этот эта
+    мне меня мой моя я вы вам вас они он она пожалуйста скажите подскажите есть
+    будет был была делать сделать получить подать забрать
+"""
+_RUSSIAN_GRAMMAR = frozenset(_RUSSIAN_GRAMMAR_WORDS.split())
+# A mixed message's grammar decides its language when its words say so by
+# this many more words of one language than of the other; by one word, only
+# when the character model is less sure than GRAMMAR_DOUBT.
+GRAMMAR_MARGIN = 2
+GRAMMAR_DOUBT = 0.9
+GRAMMAR_SURE = 0.98
+_KAZAKH_VERB_ENDINGS = ("ады", "еди", "йды", "йди", "мын", "мыз", "миз", "ныз", "сыз", "сиз")
+
+
+def _kazakh_word(word: str) -> bool:
+    """A Kazakh function word, or a Kazakh verb by its ending ("жасалады",
+    "аламын", "бересиз")."""
+    return word in _KAZAKH_GRAMMAR or (len(word) >= 6 and word.endswith(_KAZAKH_VERB_ENDINGS))
+
+
+def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
+    """The language a message's function words give, over the character
+    model's guess when they are clear (see _KAZAKH_GRAMMAR). Kazakh grammar
+    words and no Russian ones make it sure (GRAMMAR_SURE): a short mixed
+    message ("ЭЦП жоқ болса ше?") then sets the reply's language."""
+    words = re.findall(r"\w+", fold(text))
+    kk = sum(_kazakh_word(w) for w in words)
+    ru = sum(w in _RUSSIAN_GRAMMAR for w in words)
+    vote = kk - ru
+    if vote == 0:
+        return lang, confidence
+    said = "kk" if vote > 0 else "ru"
+    # Kazakh grammar around Russian nouns is what the character model misses;
+    # a Russian word or two in a Kazakh conversation ("а в субботу?") is not
+    # made surer here.
+    sure = GRAMMAR_SURE if said == "kk" and ru == 0 else 0.75
+    if said == lang:
+        return lang, max(confidence, sure) if said == "kk" else confidence
+    if abs(vote) >= GRAMMAR_MARGIN or confidence < GRAMMAR_DOUBT:
+        return said, sure
+    return lang, confidence
 
 
 @dataclass
@@ -80,8 +137,8 @@ class LightModels:
         classes = list(self.language.classes_)
         kk = float(probs[classes.index("kk")])
         if kk >= 0.5:
-            return "kk", kk
-        return "ru", 1.0 - kk
+            return grammar_vote(cleaned, "kk", kk)
+        return grammar_vote(cleaned, "ru", 1.0 - kk)
 
     # -- intents ----------------------------------------------------------
     def rank_intents(self, folded_text: str, top: int = 10) -> list[tuple[str, float]]:

@@ -8,8 +8,9 @@ import contextlib
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from scipy.special import expit, softmax
 from nlu import entities as ents
 from nlu.embed import NEIGHBOUR_GATE, IntentNeighbours
 from nlu.embed import enabled as embeddings_enabled
-from nlu.light import LightModels, _lang_view, load_or_train
+from nlu.light import LightModels, _lang_view, grammar_vote, load_or_train
 from nlu.normalize import clean, fold, has_letters
 from nlu.rasa import DEFAULT_URL, MODEL_DIR, RasaClient, RasaServer, RasaUnavailable, start_server
 from nlu.trainingdata import TRAIN_DIR
@@ -43,6 +44,9 @@ REQUEST_INTENTS = frozenset(
 )
 # Below this share of familiar letter trigrams a message is treated as noise.
 MIN_FAMILIARITY = 0.6
+# Recent texts whose parse is kept (per process): a repeated message costs
+# no Rasa call and no embedding. Degraded parses are not kept.
+PARSE_CACHE = 4096
 
 
 @dataclass
@@ -66,6 +70,16 @@ class ParseResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _copy(result: ParseResult) -> ParseResult:
+    """A parse the caller may change (the assistant narrows entities and
+    language of a focused parse) without changing the cached one."""
+    return replace(
+        result,
+        ranking=[dict(r) for r in result.ranking],
+        entities=[dict(e) for e in result.entities],
+    )
 
 
 class LinearScorer:
@@ -177,6 +191,8 @@ class LinearScorer:
 class NLUStats:
     rasa_ok: int = 0
     rasa_failed: int = 0
+    # Parses answered from the cache of recent texts (PARSE_CACHE).
+    cache_hits: int = 0
     degraded: int = 0
     last_failure: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -238,6 +254,7 @@ class NLU:
         self.restart_base = RESTART_BASE
         self.restart_cap = RESTART_CAP
         self.restart_timeout = RESTART_TIMEOUT
+        self._parsed: OrderedDict[str, ParseResult] = OrderedDict()
         self._lang_scorer = LinearScorer.compile(light.language)
         self._intent_scorer = LinearScorer.compile(light.intent)
 
@@ -252,8 +269,8 @@ class NLU:
         probs = scorer.predict_proba(_lang_view(text))
         kk = float(probs[scorer.classes.index("kk")])
         if kk >= 0.5:
-            return "kk", kk
-        return "ru", 1.0 - kk
+            return grammar_vote(text, "kk", kk)
+        return grammar_vote(text, "ru", 1.0 - kk)
 
     def rank_intents(self, folded_text: str, top: int = 10) -> list[tuple[str, float]]:
         """`LightModels.rank_intents`, through the fast scorer when it compiled."""
@@ -374,8 +391,23 @@ class NLU:
             self.server = None
 
     async def parse(self, text: str) -> ParseResult:
-        started = time.perf_counter()
         cleaned = clean(text)
+        known = self._parsed.get(cleaned)
+        if known is not None:
+            # Citizens repeat themselves ("здравствуйте", "спасибо", the menu's
+            # words, the common questions): the same model gives the same parse.
+            self._parsed.move_to_end(cleaned)
+            self.stats.cache_hits += 1
+            return _copy(known)
+        result = await self._parse(cleaned)
+        if not result.degraded:
+            self._parsed[cleaned] = _copy(result)
+            if len(self._parsed) > PARSE_CACHE:
+                self._parsed.popitem(last=False)
+        return result
+
+    async def _parse(self, cleaned: str) -> ParseResult:
+        started = time.perf_counter()
         normalized = fold(cleaned)
         language, lang_conf = self.detect_language(cleaned)
         if not has_letters(normalized):

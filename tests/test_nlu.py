@@ -29,6 +29,12 @@ LANGUAGE_CASES = [
     ("kakie dokumenty nuzhny dlya granta", "ru"),
     ("где забрать готовый дубликат", "ru"),
     ("здравствуйте", "ru"),
+    # Mixed: the language of the grammar, not of the nouns
+    ("документы қандай керек?", "kk"),
+    ("вуз закрылся вообще, телнұсқаны қайдан аламын?", "kk"),
+    ("ЭЦП жоқ болса ше?", "kk"),
+    ("qabyldau qashan bitedi", "kk"),
+    ("дубликат диплома где можно получить, телнұсқа", "ru"),
 ]
 
 
@@ -105,3 +111,18 @@ def test_test_split_is_not_in_training(light: LightModels) -> None:
     test = [fold(e.text) for e in read([TEST_DIR]).examples]
     leaked = [t for t in test if t in train]
     assert not leaked, leaked[:20]
+
+
+@pytest.mark.rasa
+async def test_a_repeated_message_is_parsed_once(rasa_nlu: NLU) -> None:
+    """The second "здравствуйте, где сделать дубликат?" costs no Rasa call,
+    gets the same parse, and what a caller changes in one parse does not
+    reach the next."""
+    before = rasa_nlu.stats.rasa_ok
+    first = await rasa_nlu.parse("здравствуйте, где сделать дубликат диплома?")
+    first.entities.append({"entity": "service", "value": "grant"})
+    first.language = "kk"
+    second = await rasa_nlu.parse("здравствуйте, где сделать дубликат диплома?")
+    assert rasa_nlu.stats.rasa_ok == before + 1
+    assert second.intent == first.intent and second.confidence == first.confidence
+    assert second.language == "ru" and second.entity("service") == "duplicate"
