@@ -485,7 +485,9 @@ class Poller:
         uid = update.update_id
         result: Any = None
         try:
-            result = await self.dp.feed_update(self.bot, update, **self.data)
+            result = await self.dp.feed_update(
+                self.bot, update, **self.data, release_update=lambda: self._release(uid)
+            )
             if isinstance(result, TelegramMethod):
                 await self.dp.silent_call_request(bot=self.bot, result=result)
         except asyncio.CancelledError:
@@ -506,6 +508,15 @@ class Poller:
         else:
             self.busy.pop(uid, None)
             self.finished.add(uid)
+
+    def _release(self, uid: int) -> None:
+        """The handler's remaining work is optional (a fragment's reply waiting
+        for the rest of a burst, bot/bursts.py): the update stops holding the
+        offset back, so the poll goes on fetching the next ones at once. Lost
+        on a crash meanwhile: that reply only; the fragment is kept already."""
+        if self.in_hand.pop(uid, None) is not None:
+            self.finished.add(uid)
+            self._changed.set()
 
     async def _pause(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         waits = [asyncio.ensure_future(self.stopping.wait())]
@@ -623,10 +634,22 @@ class AnswerWhenHandled(SimpleRequestHandler):
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         raw = await request.json(loads=bot.session.json_loads)
         update = Update.model_validate(raw, context={"bot": bot})
-        task = asyncio.ensure_future(self.dispatcher.feed_update(bot, update, **self.data))
-        done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_WITHIN)
-        if not done:
-            log.warning("update %s: slow, answered before it was handled", update.update_id)
+        released = asyncio.Event()
+        task = asyncio.ensure_future(
+            self.dispatcher.feed_update(bot, update, **self.data, release_update=released.set)
+        )
+        waiting = asyncio.ensure_future(released.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, waiting}, timeout=WEBHOOK_ANSWER_WITHIN, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiting.cancel()
+        if task not in done:
+            if not released.is_set():
+                log.warning("update %s: slow, answered before it was handled", update.update_id)
+            # Released: what is left is optional (a fragment's reply waiting for
+            # the rest of a burst); Telegram may send the next update meanwhile.
             self._late.add(task)
             task.add_done_callback(self._late_done)
             return web.json_response({})

@@ -8,6 +8,7 @@ moment (bot/bursts.py) and is dropped when that next message came."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -36,20 +37,36 @@ async def on_unknown_command(
 
 
 async def on_text(
-    message: Message, bot: Bot, assistant: Assistant, citizen: Citizen, bursts: Bursts
+    message: Message,
+    bot: Bot,
+    assistant: Assistant,
+    citizen: Citizen,
+    bursts: Bursts,
+    release_update: Callable[[], None] | None = None,
 ) -> None:
     text = message.text or ""
     started = assistant.clock().timestamp()
     outcome = await assistant.handle(Event(citizen.id, text=text, lang_hint=await citizen.lang()))
     if (
         outcome.intent in EMPTY_HANDED
+        and outcome.intent != "thank"  # "рахмет" ends a conversation; it starts no burst
         and bursts.may_be_fragment(text)
         and await kept_as_fragment(assistant, citizen.id, text, started)
-        and await bursts.superseded(bot, message.chat.id, message.message_id)
+        and await _superseded(bursts, bot, message, release_update)
     ):
         log.debug("reply to a fragment dropped: the newer message is read with it")
         return
     await send_outcome(bot, message.chat.id, outcome)
+
+
+async def _superseded(
+    bursts: Bursts, bot: Bot, message: Message, release: Callable[[], None] | None
+) -> bool:
+    """The fragment is kept: its reply waits for the rest of the burst, and
+    the update no longer holds the transport back (bot/telegram.py)."""
+    if release is not None:
+        release()
+    return await bursts.superseded(bot, message.chat.id, message.message_id)
 
 
 async def kept_as_fragment(assistant: Assistant, user_id: int, text: str, since: float) -> bool:

@@ -62,6 +62,7 @@ class Pipeline:
         self.gates: dict[str, asyncio.Event] = {}
         self.entered: dict[str, asyncio.Event] = {}
         self.fail: set[str] = set()
+        self.release: set[str] = set()  # handlers that release their update first
         self.dp = Dispatcher()
         self.dp.update.outer_middleware(UserOrderMiddleware(locks or UserLocks(), InFlight()))
         self.dp.update.outer_middleware(UpdateDedupeMiddleware(claims, handling_ttl=0.6))
@@ -73,8 +74,12 @@ class Pipeline:
         self.gates[text] = asyncio.Event()
         return self.gates[text]
 
-    async def _on_message(self, message: Message) -> None:
+    async def _on_message(
+        self, message: Message, release_update: Callable[[], None] | None = None
+    ) -> None:
         text = message.text or ""
+        if text in self.release and release_update is not None:
+            release_update()
         if text in self.entered:
             self.entered[text].set()
         if text in self.gates:
@@ -173,6 +178,32 @@ async def test_a_finished_update_wakes_the_poller_at_once(
             "getUpdates", where=lambda c: c.params.get("offset") == update["update_id"] + 1
         )
         assert confirming.arrived - released < 1.0  # not after skip_wait (5 s)
+    finally:
+        await running.stop()
+
+
+async def test_a_released_update_holds_nothing_back(tg: tuple[FakeTelegram, Bot]) -> None:
+    """A greeting's reply waits for the rest of a burst (bot/bursts.py); its
+    handler releases the update first: the poller confirms it and goes on at
+    once instead of asking Telegram for it again and again."""
+    fake, bot = tg
+    pipeline = Pipeline(MemoryClaims())
+    held = pipeline.gate("здравствуйте")
+    pipeline.release.add("здравствуйте")
+    greeting = fake.text(new_id(), "здравствуйте")
+    running = Running(poller(pipeline, bot, skip_wait=5.0))
+    try:
+        fake.push(greeting)
+        await pipeline.entered["здравствуйте"].wait()
+        await fake.wait_for(
+            "getUpdates", where=lambda c: c.params.get("offset") == greeting["update_id"] + 1
+        )
+        assert not held.is_set() and pipeline.handled == []  # still in its handler
+        question = fake.text(new_id(), "где сделать дубликат?")
+        fake.push(question)
+        await until(lambda: pipeline.handled == ["где сделать дубликат?"], timeout=2.0)
+        held.set()
+        await until(lambda: pipeline.handled == ["где сделать дубликат?", "здравствуйте"])
     finally:
         await running.stop()
 
