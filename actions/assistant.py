@@ -527,7 +527,17 @@ class Assistant:
         if time.time() - conv.updated > BURST_SECONDS:
             return []
         said = [text for who, text in conv.recent if who == "c"]
-        return said[-(BURST_KEPT - 1) :]
+        # The fragments kept since the last answer, and the message answered
+        # last ("я потеряла диплом" / "КазНУ" / "что мне делать"); not the
+        # questions answered before it ("сколько делается дубликат?", "а по
+        # гранту когда результаты?", "где их смотреть": grants, not duplicates).
+        kept = {str(f[1]) for f in conv.fragments if isinstance(f, list) and len(f) == 2}
+        start = len(said)
+        while start > 0:
+            start -= 1
+            if said[start] not in kept:
+                break
+        return said[start:][-(BURST_KEPT - 1) :]
 
     @staticmethod
     def _confident(parsed: ParseResult) -> bool:
@@ -675,11 +685,15 @@ class Assistant:
         if floor:
             return best.entry if best.lexical >= DETAIL_MIN_SIMILARITY else None
         if best.entry.detail:
+            # Against the general answer of its own topic and, when the model
+            # is sure of another one, of that topic too ("мен диплом потерял,
+            # что делать?" is where to apply, not what the result looks like).
+            topics = set(best.entry.intents) | ({intent} if confident else set())
             general = max(
                 (
                     r.similarity
                     for r in ranked
-                    if not r.entry.detail and set(r.entry.intents) & set(best.entry.intents)
+                    if not r.entry.detail and set(r.entry.intents) & topics
                 ),
                 default=0.0,
             )
