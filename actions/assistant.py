@@ -105,6 +105,11 @@ LONG_WORDS = 7
 # A burst: messages this close together are read as one.
 BURST_SECONDS = 60.0
 BURST_KEPT = 4
+# An action (book, apply, status) the model is less sure of than this gives
+# way to an answer unit the message's words name plainly.
+ACTION_SURE = 0.75
+# ... or than this when the message is a question ("... қолхат бере ме?").
+ASKED_ACTION_SURE = 0.95
 # A story with one question: below this confidence in the whole message,
 # the question alone is read too, and wins when it is this sure.
 STORY_SURE = 0.6
@@ -613,6 +618,23 @@ class Assistant:
             # A long message is never only a greeting: a story with a question
             # the model could not place. The words decide, or we ask.
             confident = False
+        if (
+            confident
+            and not followup
+            and intent in REQUEST_INTENTS
+            and intent != "request_operator"
+            and (
+                parsed.confidence < ACTION_SURE
+                or (parsed.confidence < ASKED_ACTION_SURE and _asks(parsed))
+            )
+        ):
+            # "порталдан бердім, қолхат берілмеді, қалай бақылаймын?" read as
+            # "check my status" at 0.7: a question the standard answers, when
+            # its words name one of its units plainly; else the action.
+            unit = self._choose_unit(turn, parsed, intent, False, service, channel)
+            if unit is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
         if not followup and (not confident or intent in KNOWLEDGE_INTENTS):
             unit = self._choose_unit(turn, parsed, intent, confident, service, channel)
             if unit is not None:
@@ -1284,6 +1306,15 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
     kept = [e for e in whole.entities if e["entity"] in ("service", "channel")]
     focused.entities = focused.entities + [e for e in kept if e["entity"] not in names]
     return focused
+
+
+def _asks(parsed: ParseResult) -> bool:
+    """A question mark, or a Kazakh question particle at the end."""
+    words = parsed.normalized.split()
+    return "?" in parsed.text or (bool(words) and words[-1] in _QUESTION_PARTICLES)
+
+
+_QUESTION_PARTICLES = frozenset({"ма", "ме", "ба", "бе", "па", "пе", "ше", "ли"})
 
 
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:

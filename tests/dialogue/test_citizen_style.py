@@ -163,3 +163,23 @@ async def test_a_story_does_not_hide_the_service_named_in_its_question(citizen: 
         "что мне приложить к документам на грант?"
     )
     assert o.units and o.units[0].startswith("grant.documents"), o.units
+
+
+@pytest.mark.parametrize(
+    ("said", "unit"),
+    [
+        (
+            "университетке телнұсқаға өтініш тапсырғанда қолхат бере ме?",
+            "duplicate.receipt.provider",
+        ),
+        ("и еще согласие какое-то дали подписать на грант, это зачем", "grant.documents.consent"),
+    ],
+)
+async def test_a_question_about_an_action_gets_the_standards_answer(
+    citizen: Citizen, said: str, unit: str
+) -> None:
+    """A question that mentions applying or signing ("өтініш тапсырғанда
+    қолхат бере ме?") asks what the standard says; it does not start the
+    application form."""
+    o = await citizen.says(said)
+    assert o.units[:1] == [unit], (o.intent, o.units)
