@@ -71,7 +71,20 @@ _RUSSIAN_GRAMMAR = frozenset(_RUSSIAN_GRAMMAR_WORDS.split())
 GRAMMAR_MARGIN = 2
 GRAMMAR_DOUBT = 0.9
 GRAMMAR_SURE = 0.98
-_KAZAKH_VERB_ENDINGS = ("ады", "еди", "йды", "йди", "мын", "мыз", "миз", "ныз", "сыз", "сиз")
+_KAZAKH_VERB_ENDINGS = (
+    "ады",
+    "еди",
+    "йды",
+    "йди",
+    "мын",
+    "мыз",
+    "миз",
+    "ныз",
+    "сыз",
+    "сиз",
+    "зшы",
+    "зши",
+)
 
 
 def _kazakh_word(word: str) -> bool:
