@@ -318,7 +318,7 @@ class BookingFlow:
             return await self._advance(ctx, draft)
         if not sentence and await self._for_the_assistant(text):
             return None
-        return await self._advance(ctx, draft, note=t(lang, "bk-use-buttons"))
+        return await self._advance(ctx, draft, note=t(lang, _use_buttons(draft.step)))
 
     async def _for_the_assistant(self, text: str) -> bool:
         """A question or a request the assistant understands, rather than an
@@ -506,7 +506,7 @@ class BookingFlow:
             first = next((s for s in free if s.hour == n), None)
             draft.want_time = f"{n:02d}00" if first is None else f"{first:%H%M}"
         else:
-            return await self._advance(ctx, draft, note=t(lang, "bk-use-buttons"))
+            return await self._advance(ctx, draft, note=t(lang, _use_buttons(draft.step)))
         return await self._advance(ctx, draft)
 
     async def _typed_choice(
@@ -1069,3 +1069,9 @@ def _nearest(free: list[datetime], hhmm: str, count: int = 4) -> list[datetime]:
         return []
     closest = sorted(free, key=lambda s: (abs(s.hour * 60 + s.minute - wanted), s))
     return sorted(closest[:count])
+
+
+def _use_buttons(step: str | None) -> str:
+    """The "did not understand" hint of a step: names or numbers where the
+    question is which service, city or office; dates and times after that."""
+    return "bk-use-buttons-choice" if step in ("service", "city", "office") else "bk-use-buttons"

@@ -216,6 +216,15 @@ async def test_an_office_by_place_or_name(citizen: Citizen, typed: str, office: 
     assert label in text_of(day)
 
 
+async def test_an_unclear_answer_at_the_city_asks_for_a_name_or_number(citizen: Citizen) -> None:
+    """At "which city?" the hint names what to type (a name or a number),
+    not dates and times that do not answer it."""
+    await citizen.says("запишите меня в цон")
+    unclear = await citizen.says("ммм")
+    assert "bk:c:ast" in payloads(unclear)
+    assert "название или номер" in text_of(unclear) and "10.12" not in text_of(unclear)
+
+
 @pytest.mark.parametrize("typed", ["первый", "1"])
 async def test_a_city_by_place(citizen: Citizen, typed: str) -> None:
     await citizen.says("запишите меня в цон")
