@@ -85,6 +85,10 @@ EACH_SERVICE_MAX_CHARS = 700
 # A follow-up after a precise fact answers that fact's sibling when the
 # previous question and the follow-up are at least this close to it.
 FOLLOWUP_MIN_SIMILARITY = 0.25
+# A detail unit of another topic than one the model is this sure of must be
+# OTHER_TOPIC_MARGIN closer than the general answers.
+SURE_OF_TOPIC = 0.95
+OTHER_TOPIC_MARGIN = 0.3
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
 CONTEXT_SERVICE_BONUS = 0.6
@@ -720,7 +724,17 @@ class Assistant:
                 default=0.0,
             )
             close = best.lexical >= DETAIL_MIN_SIMILARITY
-            if confident and close and best.similarity >= general + DETAIL_MARGIN:
+            margin = DETAIL_MARGIN
+            if (
+                parsed.confidence >= SURE_OF_TOPIC
+                and intent not in best.entry.intents
+                and conv.last_intent not in best.entry.intents  # "қанша күнде қарайды?"
+            ):
+                # The model is all but certain of another topic ("я потеряла
+                # диплом, что мне делать?" is where to apply; a story's words
+                # also fit "no EDS needed at ЦОН"): the words must say more.
+                margin = OTHER_TOPIC_MARGIN
+            if confident and close and best.similarity >= general + margin:
                 return best.entry
             if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
                 return best.entry

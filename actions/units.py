@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,14 @@ _STOP_WORDS = """
     салеметсиз салеметсизбе привет ассалаумагалеикум кайырлы куни
 """
 _STOP = frozenset(_STOP_WORDS.split())
+# "What do I do?" names no fact: kept out of the message's words (folded), or
+# a unit whose example ends that way ("ЭЦП нет, что мне делать?") would
+# answer every "я потеряла диплом, что мне делать".
+_GENERIC_RE = re.compile(
+    r"\b(?:что\s+(?:же\s+)?(?:мне\s+|теперь\s+|мне\s+теперь\s+)?(?:нужно\s+|надо\s+)?делать|"
+    r"как\s+(?:мне\s+)?быть|помогите|"
+    r"(?:енди\s+)?не\s+(?:истеимин|истеуим\s+керек|истеу\s+керек|истеимиз|истеу\s+керек\s+екен))\b"
+)
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,7 @@ class UnitRanker:
         self._ensure()
         if self._matrix is None or self._chars is None or self._words is None:
             return None
-        folded = fold(text)
+        folded = " ".join(_GENERIC_RE.sub(" ", fold(text)).split())
         if not folded:
             return None
         from scipy.sparse import hstack

@@ -183,3 +183,13 @@ async def test_a_question_about_an_action_gets_the_standards_answer(
     application form."""
     o = await citizen.says(said)
     assert o.units[:1] == [unit], (o.intent, o.units)
+
+
+async def test_what_do_i_do_after_losing_the_diploma_is_where_to_apply(citizen: Citizen) -> None:
+    """A burst ending "что мне делать" after "я потеряла диплом": where to
+    apply, not a unit one of whose examples happens to end the same way
+    ("ЭЦП нет, что мне делать?")."""
+    for said in ("здравствуйте", "у меня вопрос", "я потеряла диплом", "КазНУ"):
+        await citizen.says(said)
+    o = await citizen.says("что мне делать")
+    assert o.units[:1] == ["duplicate.where_to_apply"], (o.intent, o.units)
