@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from aiogram import Bot
 from aiogram.enums import ChatAction
 
+from actions.assistant import EMPTY_HANDED
 from bot.dedupe import Claims, RedisClaims
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,12 @@ class BurstPolicy:
 
     wait: float = 1.2
     max_chars: int = 60
+
+
+# Replies that may wait for the rest of a burst: those that answer nothing
+# yet ("здравствуйте", "у меня вопрос", a fragment not understood). "Рахмет"
+# ends a conversation: its reply is never held.
+HELD_INTENTS = EMPTY_HANDED - {"thank"}
 
 
 BURST_WAIT = BurstPolicy.wait
@@ -247,8 +254,10 @@ class Bursts:
         self.latest = latest
         self.policy = policy or BurstPolicy()
 
-    def may_be_fragment(self, text: str) -> bool:
-        return self.policy.wait > 0 and len(text) < self.policy.max_chars
+    def may_be_fragment(self, text: str, intent: str | None) -> bool:
+        """Whether the reply to `text`, read as `intent`, may wait for the
+        rest of a burst."""
+        return intent in HELD_INTENTS and self.policy.wait > 0 and len(text) < self.policy.max_chars
 
     async def superseded(self, bot: Bot, chat_id: int, message_id: int) -> bool:
         """Wait up to `policy.wait` for a newer message in the chat (typing

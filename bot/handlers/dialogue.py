@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from actions.assistant import EMPTY_HANDED, Assistant
+from actions.assistant import Assistant
 from actions.events import Event
 from actions.i18n import Translator
 from bot.bursts import Bursts
@@ -48,9 +48,7 @@ async def on_text(
     started = assistant.clock().timestamp()
     outcome = await assistant.handle(Event(citizen.id, text=text, lang_hint=await citizen.lang()))
     if (
-        outcome.intent in EMPTY_HANDED
-        and outcome.intent != "thank"  # "рахмет" ends a conversation; it starts no burst
-        and bursts.may_be_fragment(text)
+        bursts.may_be_fragment(text, outcome.intent)
         and await kept_as_fragment(assistant, citizen.id, text, started)
         and await _superseded(bursts, bot, message, release_update)
     ):
