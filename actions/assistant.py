@@ -22,10 +22,13 @@ from actions.state import Conversation, MemoryStateStore, StateStore
 from actions.units import (
     DETAIL_MARGIN,
     DETAIL_MIN_SIMILARITY,
+    GREETING_RE,
     INTENT_WEIGHT,
+    LEARNED_MIN_SIMILARITY,
     RESCUE_MIN_SIMILARITY,
     SERVICE_MARGIN,
     UnitRanker,
+    learned_sure,
 )
 from knowledge.base import Entry, KnowledgeBase
 from knowledge.calendar import Calendar
@@ -92,6 +95,10 @@ OTHER_TOPIC_MARGIN = 0.3
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
 CONTEXT_SERVICE_BONUS = 0.6
+# The conversation's topic counts as at least this likely for the units that
+# answer it ("қанша күнде қарайды?" after a question on complaints is the
+# complaint's term, though the model reads "how long" as processing time).
+CONTEXT_TOPIC_PRIOR = 0.5
 BUTTON_OF_SERVICE = {
     "duplicate": "btn-duplicate",
     "grant": "btn-grant",
@@ -125,15 +132,6 @@ _LANGUAGE_WORD_RE = re.compile(r"\b(?:язык\w*|тил\w*|языг\w*|енгл
 _RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
 _KAZAKH_NAMED_RE = re.compile(r"\b(?:казак|казах|мемлекеттик|государствен)")
 _KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
-# Greetings and politeness before the question (folded text).
-_GREETING_RE = re.compile(
-    r"^(?:(?:здравствуи(?:те)?|здрасте|добрыи\s+(?:день|вечер)|доброе\s+утро|привет|"
-    r"салем(?:етсиз)?(?:\s*бе)?|салеметсизбе|саламатсыз(?:\s*ба)?|салам|ассалаумагалеикум|"
-    r"кайырлы\s+(?:кун|таң|тан|кеш)|hello|hi|"
-    r"извините|простите|кешириниз|кешіріңіз|пожалуиста|подскажите(?:\s+пожалуиста)?|"
-    r"скажите(?:\s+пожалуиста)?|аитыңызшы|аитынызшы|у\s+меня\s+вопрос|менде\s+сурак\s+бар)"
-    r"[\s,.!:;-]*)+"
-)
 # Words that make a clause a question.
 _QUESTION_RE = re.compile(
     r"\b(?:какие|какой|какая|куда|где|когда|сколько|как|можно|нужно|нужен|нужна|ли|"
@@ -457,8 +455,7 @@ class Assistant:
         words = [w for w in parsed.normalized.split() if any(c.isalpha() for c in w)]
         if len(words) <= 4:
             if known == "kk" and (
-                _KAZAKH_LETTERS_RE.search(parsed.text)
-                or {"ал", "ше", "шы", "ма", "ме", "ба", "бе", "па", "пе"} & set(words)
+                _KAZAKH_LETTERS_RE.search(parsed.text) or _KAZAKH_PARTICLES & set(words)
             ):
                 return "kk"
             if parsed.language_confidence < SHORT_SWITCH_CONFIDENCE:
@@ -498,7 +495,7 @@ class Assistant:
         if self._confident(parsed) and parsed.intent not in EMPTY_HANDED:
             return parsed
         tries: list[tuple[str, bool]] = []
-        stripped = _GREETING_RE.sub("", fold(text)).strip()
+        stripped = GREETING_RE.sub("", fold(text)).strip()
         if stripped and stripped != fold(text) and len(stripped.split()) >= 2:
             tries.append((stripped, False))
         if len(clauses) >= 2 and questions:
@@ -684,6 +681,8 @@ class Assistant:
         `floor`: any unit at least DETAIL_MIN_SIMILARITY close will do."""
         conv = turn.conv
         scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
+        if conv.last_intent in KNOWLEDGE_INTENTS:
+            scores[conv.last_intent] = max(scores.get(conv.last_intent, 0.0), CONTEXT_TOPIC_PRIOR)
         candidates = [
             e
             for e in self.kb.entries
@@ -723,7 +722,9 @@ class Assistant:
                 ),
                 default=0.0,
             )
-            close = best.lexical >= DETAIL_MIN_SIMILARITY
+            close = best.lexical >= DETAIL_MIN_SIMILARITY or (
+                best.lexical >= LEARNED_MIN_SIMILARITY and learned_sure(best, ranked)
+            )
             margin = DETAIL_MARGIN
             if (
                 parsed.confidence >= SURE_OF_TOPIC
@@ -807,6 +808,11 @@ class Assistant:
             if service is None and conv.last_service in entry.services:
                 service = conv.last_service
             channel = entry.channels[0] if len(entry.channels) == 1 else None
+            if channel is None and entry.channels:
+                # An entry for several channels ("addresses of the university
+                # and of ЦОН are not in the order"): for the one named, if any.
+                named = turn.parsed.entity("channel") if turn.parsed else None
+                channel = named if named in entry.channels else entry.channels[0]
             return self._answer(turn, entry.intents[0], service, channel)
         service = named_service if named_service in entry.services else None
         if service is None:
@@ -1328,7 +1334,11 @@ def _asks(parsed: ParseResult) -> bool:
     return "?" in parsed.text or (bool(words) and words[-1] in _QUESTION_PARTICLES)
 
 
-_QUESTION_PARTICLES = frozenset({"ма", "ме", "ба", "бе", "па", "пе", "ше", "ли"})
+# Kazakh question particles; with "ал" and "шы" they mark a short message as
+# Kazakh ("ал портал ше?"). "ли" asks in Russian.
+_KAZAKH_QUESTION_PARTICLES = frozenset({"ма", "ме", "ба", "бе", "па", "пе", "ше"})
+_KAZAKH_PARTICLES = _KAZAKH_QUESTION_PARTICLES | {"ал", "шы"}
+_QUESTION_PARTICLES = _KAZAKH_QUESTION_PARTICLES | {"ли"}
 
 
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:
@@ -1338,7 +1348,7 @@ def _question_clauses(text: str) -> tuple[list[str], list[str]]:
     for clause in clauses:
         # "Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the
         # greeting's "бе" is not a question.
-        rest = _GREETING_RE.sub("", fold(clause)).strip()
+        rest = GREETING_RE.sub("", fold(clause)).strip()
         if len(rest.split()) >= 2 and ("?" in clause or _QUESTION_RE.search(rest)):
             questions.append(clause)
     return clauses, questions
