@@ -485,17 +485,16 @@ def _learned(entries: list[Entry], probabilities: list[float], priors: list[floa
     candidates of the same service; 0 for the best of each service, less for
     the others."""
     p = np.asarray(probabilities) * (np.asarray(priors) + LEARNED_PRIOR_FLOOR) ** LEARNED_PRIOR
-    kinds = {frozenset(e.services) for e in entries}
-    members = {
-        kind: np.asarray([bool(kind & set(e.services)) for e in entries], dtype=bool)
-        for kind in kinds
-    }
-    out = []
-    for entry, own in zip(entries, p, strict=True):
-        group = p[members[frozenset(entry.services)]]
+    out = np.zeros(len(entries))
+    kinds: dict[frozenset[str], list[int]] = {}
+    for index, entry in enumerate(entries):
+        kinds.setdefault(frozenset(entry.services), []).append(index)
+    for kind, own in kinds.items():
+        group = p[[i for i, e in enumerate(entries) if kind & set(e.services)]]
         total = float(group.sum())
-        out.append(float((own - group.max()) / total) if total > 0 else 0.0)
-    return out
+        if total > 0:
+            out[own] = (p[own] - group.max()) / total
+    return [float(x) for x in out]
 
 
 def _blend(

@@ -32,7 +32,14 @@ T = Translator()
 OWNER_NAME = "Ахметова Айгерим Болатовна"
 OWNER_IIN = make_iin(date(1995, 8, 30), female=True)
 OWNER_PHONE = "+77012345678"
-TABLES = ("bookings", "booking_reminders", "applications", "application_events", "handoffs", "outbox")
+TABLES = (
+    "bookings",
+    "booking_reminders",
+    "applications",
+    "application_events",
+    "handoffs",
+    "outbox",
+)
 
 
 def text_of(o: Outcome) -> str:

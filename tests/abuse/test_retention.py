@@ -118,7 +118,11 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
             session.add(row)
             await session.flush()
             session.add(HandoffMessage(staff_chat_id=-100, message_id=user, handoff_id=row.id))
-        for key, status, age in (("a", outbox.SENT, 40), ("b", outbox.PENDING, 40), ("c", outbox.SENT, 10)):
+        for key, status, age in (
+            ("a", outbox.SENT, 40),
+            ("b", outbox.PENDING, 40),
+            ("c", outbox.SENT, 10),
+        ):
             row_id = await outbox.enqueue(session, 3000, f"Ахметова Айгерим: {key}", key=key)
             await session.execute(
                 update(outbox.OutboxMessage)
@@ -180,7 +184,12 @@ async def test_purge_removes_what_is_past_its_period_and_nothing_else(
         for name in ("old_issued", "old_rejected"):
             app = apps[numbers[name]]
             assert app.forgotten_at is not None and app.user_id is None
-            assert (app.applicant_name, app.iin, app.phone, app.iin_hash) == (None, None, None, None)
+            assert (app.applicant_name, app.iin, app.phone, app.iin_hash) == (
+                None,
+                None,
+                None,
+                None,
+            )
             assert app.status in ("issued", "rejected")  # statistics stay
         for name in ("recent_issued", "old_open"):
             app = apps[numbers[name]]
@@ -214,9 +223,7 @@ async def test_purge_removes_what_is_past_its_period_and_nothing_else(
 
     # A second pass finds nothing more; a shorter period takes the recent ones too.
     assert set((await purge_expired(db, NOW, days=365)).values()) == {0}
-    again = await purge_expired(
-        db, NOW, days=30, handoff_days=5, outbox_days=5, booking_days=5
-    )
+    again = await purge_expired(db, NOW, days=30, handoff_days=5, outbox_days=5, booking_days=5)
     assert again == {
         "applications": 1,
         "open_applications": 0,

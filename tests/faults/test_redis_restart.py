@@ -49,7 +49,17 @@ class RedisServer:
         exe = shutil.which("redis-server")
         assert exe is not None
         self.process = subprocess.Popen(  # noqa: S603 - a fixed argv
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
