@@ -113,6 +113,8 @@ EMPTY_HANDED = frozenset({"greet", "help", "affirm", "deny", "thank", FALLBACK_I
 BURST_TRIGGERS = frozenset({"help", "out_of_scope", FALLBACK_INTENT})
 # A message this long is more than a greeting or thanks.
 LONG_WORDS = 7
+# A message this short after an answer may be a follow-up to it.
+SHORT_FOLLOWUP_WORDS = 6
 # A burst: messages this close together are read as one.
 BURST_SECONDS = 60.0
 BURST_KEPT = 4
@@ -620,6 +622,15 @@ class Assistant:
             # the model could not place. The words decide, or we ask.
             confident = False
         if (
+            intent == "out_of_scope"
+            and conv.last_intent in KNOWLEDGE_INTENTS
+            and len(parsed.normalized.split()) <= SHORT_FOLLOWUP_WORDS
+        ):
+            # "аттестат ше?", "неке куәлігін апару керек пе?" after the list of
+            # documents: outside the model's topics alone, not after the
+            # answer it follows. The words decide, or we ask.
+            confident = False
+        if (
             confident
             and not followup
             and intent in REQUEST_INTENTS
@@ -718,7 +729,9 @@ class Assistant:
                 (
                     r.similarity
                     for r in ranked
-                    if not r.entry.detail and set(r.entry.intents) & topics
+                    if not r.entry.detail
+                    and set(r.entry.intents) & topics
+                    and set(r.entry.services) & set(best.entry.services)
                 ),
                 default=0.0,
             )
@@ -737,7 +750,10 @@ class Assistant:
                 margin = OTHER_TOPIC_MARGIN
             if confident and close and best.similarity >= general + margin:
                 return best.entry
-            if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
+            if not confident and (
+                best.lexical >= RESCUE_MIN_SIMILARITY
+                or (best.lexical >= LEARNED_MIN_SIMILARITY and learned_sure(best, ranked))
+            ):
                 return best.entry
             return None
         if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
