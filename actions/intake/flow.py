@@ -215,6 +215,8 @@ class ApplicationFlow:
                 return self._consent(ctx, form, True)
             if said in self._words(ctx, "intake-words-no"):
                 return self._consent(ctx, form, False)
+            if await self._is_request(text):
+                return None  # "позовите оператора", "а зачем ИИН?": the assistant answers
             return self._show(ctx, form, ctx.t(ctx.lang, "intake-err-use-buttons"))
         if step_key not in BY_KEY:  # summary / choosing what to edit
             if text.rstrip().endswith("?"):

@@ -75,3 +75,24 @@ async def test_without_a_form_nothing_to_resume(desk: Desk) -> None:
     [notice] = await desk.press(user, "ho:close")
     assert T("ru", "ho-draft-kept") not in notice.text
     assert not any(p.endswith(":resume") for p in notice.payloads)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+async def test_a_person_asked_for_at_the_consent_question(
+    make_desk: Callable[..., Desk], lang: str
+) -> None:
+    """The form has only asked for consent: "позовите оператора" typed instead
+    of a button reaches a person, not "use the buttons"."""
+    desk = make_desk(with_intake=True)
+    user = new_id()
+    asking = (
+        "диплом телнұсқасына өтініш бергім келеді"
+        if lang == "kk"
+        else "хочу подать заявление на дубликат диплома"
+    )
+    told = await desk.say(user, asking, lang)
+    assert told and "app:consent:yes" in told[-1].payloads
+    calling = "маған операторды шақырыңызшы" if lang == "kk" else "позовите оператора"
+    told, _thread = await hand_off(desk, user, calling, lang)
+    assert T(lang, "ho-connecting") in told[-1].text
+    assert not any(T(lang, "intake-err-use-buttons") in m.text for m in told)
