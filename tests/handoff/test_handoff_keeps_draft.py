@@ -16,8 +16,8 @@ from tests.telegram.tg_support import new_id
 T = Translator()
 
 
-async def start_form(desk: Desk, user: int, lang: str) -> None:
-    """Consent, then the first two fields."""
+async def open_form(desk: Desk, user: int, lang: str) -> None:
+    """The citizen asks to apply; the form asks for consent."""
     asking = (
         "диплом телнұсқасына өтініш бергім келеді"
         if lang == "kk"
@@ -25,6 +25,11 @@ async def start_form(desk: Desk, user: int, lang: str) -> None:
     )
     told = await desk.say(user, asking, lang)
     assert told and "app:consent:yes" in told[-1].payloads
+
+
+async def start_form(desk: Desk, user: int, lang: str) -> None:
+    """Consent, then the first two fields."""
+    await open_form(desk, user, lang)
     await desk.press(user, "app:consent:yes", lang)
     await desk.say(user, "Ахметов Серік Болатұлы", lang)
     told = await desk.say(user, "Информатика", lang)
@@ -85,13 +90,7 @@ async def test_a_person_asked_for_at_the_consent_question(
     of a button reaches a person, not "use the buttons"."""
     desk = make_desk(with_intake=True)
     user = new_id()
-    asking = (
-        "диплом телнұсқасына өтініш бергім келеді"
-        if lang == "kk"
-        else "хочу подать заявление на дубликат диплома"
-    )
-    told = await desk.say(user, asking, lang)
-    assert told and "app:consent:yes" in told[-1].payloads
+    await open_form(desk, user, lang)
     calling = "маған операторды шақырыңызшы" if lang == "kk" else "позовите оператора"
     told, _thread = await hand_off(desk, user, calling, lang)
     assert T(lang, "ho-connecting") in told[-1].text
