@@ -91,6 +91,10 @@ FOLLOWUP_MIN_SIMILARITY = 0.25
 # A detail unit of another topic than one the model is this sure of must be
 # OTHER_TOPIC_MARGIN closer than the general answers.
 SURE_OF_TOPIC = 0.95
+# A detail whose words are only somewhat close is taken when words, meaning
+# and the classifier together put it this far ahead of the general answer
+# ("подал жалобу, ответ не устроил, что дальше?" is the appeal).
+DETAIL_CLEAR_MARGIN = 0.4
 OTHER_TOPIC_MARGIN = 0.3
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
@@ -736,7 +740,8 @@ class Assistant:
                 default=0.0,
             )
             close = best.lexical >= DETAIL_MIN_SIMILARITY or (
-                best.lexical >= LEARNED_MIN_SIMILARITY and learned_sure(best, ranked)
+                best.lexical >= LEARNED_MIN_SIMILARITY
+                and (learned_sure(best, ranked) or best.similarity >= general + DETAIL_CLEAR_MARGIN)
             )
             margin = DETAIL_MARGIN
             if (
