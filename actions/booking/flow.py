@@ -896,7 +896,7 @@ class BookingFlow:
     # -- other answers ----------------------------------------------------------------
     def _live_queue(self, ctx: FlowContext, service: str, notes: list[str]) -> Outcome:
         t, lang = ctx.t, ctx.lang
-        text = t(lang, "bk-live-queue", service=t(lang, f"service-{service}"))
+        text = t(lang, "bk-live-queue")
         entries = ctx.kb.find("ask_queue_rules", service)
         if entries:
             text += "\n\n" + _render(ctx, entries)
@@ -904,7 +904,14 @@ class BookingFlow:
             [Button(t(lang, "bk-btn-book-duplicate"), "bk:s:duplicate")],
             [Button(t(lang, "btn-menu"), "menu")],
         ]
-        return ctx.outcome([self._reply(notes, text, rows)], "book_queue")
+        outcome = ctx.outcome([self._reply(notes, text, rows)], "book_queue")
+        if entries:
+            # The standard's answer was given: a follow-up ("а долго ждать?")
+            # is about this service's queue.
+            outcome.units = [e.id for e in entries]
+            ctx.conv.last_intent, ctx.conv.last_service = "ask_queue_rules", service
+            ctx.conv.last_unit = entries[0].id
+        return outcome
 
     def _already(self, ctx: FlowContext, booking: Booking, notes: list[str]) -> Outcome:
         t, lang = ctx.t, ctx.lang
