@@ -643,6 +643,7 @@ class Assistant:
                 parsed.confidence < ACTION_SURE
                 or (parsed.confidence < ASKED_ACTION_SURE and _asks(parsed))
             )
+            and not self._claimed(intent, parsed.text)
         ):
             # "порталдан бердім, қолхат берілмеді, қалай бақылаймын?" read as
             # "check my status" at 0.7: a question the standard answers, when
@@ -925,6 +926,13 @@ class Assistant:
         if outcome.intent is None:
             outcome.intent = parsed.intent
         return outcome
+
+    def _claimed(self, intent: str, text: str) -> bool:
+        """The words are the request's own ("жазылуды ауыстырғым келеді" is
+        moving a booking, whatever else "ауыстыру" may change): its flow says."""
+        flow = self._flow_by_intent.get(intent)
+        claims = getattr(flow, "claims", None)
+        return bool(claims and claims(text))
 
     @staticmethod
     def _only_names(parsed: ParseResult) -> bool:

@@ -166,6 +166,11 @@ class BookingFlow:
         # from an answer this flow cannot read (asked again).
         self.nlu = nlu
 
+    def claims(self, text: str) -> bool:
+        """Words only a booking request has: moving one ("перенести запись",
+        "жазылуды ауыстыру")."""
+        return self.rules.said("reschedule", fold(text))
+
     # -- the Flow protocol ----------------------------------------------------------
     async def on_intent(self, ctx: FlowContext, intent: str) -> Outcome:
         parsed = ctx.parsed
@@ -1016,13 +1021,14 @@ class BookingFlow:
 
 
 def _render(ctx: FlowContext, entries: list[Entry]) -> str:
-    """Knowledge entries with their sources, as the assistant shows them."""
+    """Knowledge entries with their short sources, as the assistant shows them
+    (the full reference is behind the assistant's answers' button)."""
     t, lang = ctx.t, ctx.lang
     texts = [e.text[lang].strip() for e in entries]
     cites: list[str] = []
     for e in entries:
         if e.citation is not None:
-            line = t(lang, "cite-line", cite=e.citation.render(lang, ctx.kb))
+            line = t(lang, "cite-short", cite=e.citation.short(lang, ctx.kb))
             if line not in cites:
                 cites.append(line)
     return "\n\n".join(texts) + ("\n" + "\n".join(cites) if cites else "")

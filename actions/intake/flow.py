@@ -736,7 +736,7 @@ class ApplicationFlow:
         cites: list[str] = []
         for e in entries:
             if e.citation is not None:
-                line = ctx.t(lang, "cite-line", cite=e.citation.render(lang, ctx.kb))
+                line = ctx.t(lang, "cite-short", cite=e.citation.short(lang, ctx.kb))
                 if line not in cites:
                     cites.append(line)
         return "\n\n".join(parts + (["\n".join(cites)] if cites else []))

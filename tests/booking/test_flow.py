@@ -112,7 +112,7 @@ async def test_russian_text_booking_friday_afternoon(citizen: Citizen, store: Bo
     text = text_of(ticket)
     assert "Талон:" in text and "ЦОН №1 (үлгі / образец)" in text
     assert "Что взять с собой:" in text and "В ЦОН:" in text  # the documents for ЦОН
-    assert "Источник: п. 9 (ЦОН" in text
+    assert "Источник: приказ № 654, стандарт «Дубликаты», п. 9, подп. 1)-2)" in text  # short
     assert "за 1 день и 1 час" in text
 
     [booking] = await bookings_of(store, citizen.id)
