@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from bot.console import console_site, mount_console
 from bot.console.app import LoginThrottle, RedisThrottleStore, ThrottleStore
 from storage.staff import StaffDirectory
 from tests.conftest import free_port
+from tests.redis_server import RedisServer
 
 LOGIN = "aigerim"
 PASSWORD = "correct horse 1414"  # noqa: S105 - a test account
@@ -42,46 +42,6 @@ class Clock:
 
 
 # -- a private Redis --------------------------------------------------------------------------
-class RedisServer:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> str:
-        exe = shutil.which("redis-server")
-        assert exe is not None
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed argv
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return f"redis://127.0.0.1:{self.port}/0"
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:

@@ -26,7 +26,7 @@ from storage.db import make_engine, make_sessionmaker
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.faults.pg_server import PgServer, pg_server
-from tests.faults.test_redis_restart import RedisServer
+from tests.redis_server import RedisServer
 from tests.telegram.tg_support import BotProcess, bot_env, new_id, start_bot
 
 __all__ = ["pg_server"]
@@ -45,7 +45,7 @@ def warm_models(light: LightModels) -> None:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
+    server = RedisServer(tmp_path)
     yield server
     server.stop()
 

@@ -24,9 +24,8 @@ from bot.app import App, build_app
 from bot.dispatcher import build_dispatcher
 from bot.settings import Settings
 from bot.telegram import make_bot, make_shared
-from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
-from tests.faults.test_redis_restart import RedisServer
+from tests.redis_server import RedisServer
 from tests.telegram.tg_support import FAST_RETRY, NO_RASA_URL, new_id
 
 pytestmark = pytest.mark.slow
@@ -48,7 +47,7 @@ APOLOGIES = {
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
+    server = RedisServer(tmp_path)
     yield server
     server.stop()
 

@@ -6,9 +6,7 @@ politely."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,63 +25,19 @@ from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
 from nlu.light import LightModels
 from tests.abuse.conftest import full_assistant
-from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
+from tests.redis_server import RedisServer
 from tests.telegram.tg_support import FAST_RETRY, new_id
 
 pytestmark = pytest.mark.slow
 T = Translator()
 
 
-class RedisServer:
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe is not None
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed argv
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
         pytest.skip("no redis-server binary")
-    server = RedisServer(free_port(), tmp_path)
+    server = RedisServer(tmp_path)
     yield server
     server.stop()
 
