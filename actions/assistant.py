@@ -800,7 +800,14 @@ class Assistant:
         except KeyError:
             return None
         if not last.detail:
-            return None
+            # After a general answer, only a channel the standard sets nothing
+            # apart for: "ал ХҚО-да ше?" after where to apply for a grant is
+            # its "no ЦОН for this service" unit, not the same answer again.
+            own = service or (last.services[0] if len(last.services) == 1 else conv.last_service)
+            if channel is None or own is None:
+                return None
+            if any(channel in self.kb.channels_for(i, own) for i in last.intents):
+                return None
         before = [text for who, text in conv.recent if who == "c"][-1:]
         candidates = [
             e

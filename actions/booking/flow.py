@@ -195,7 +195,10 @@ class BookingFlow:
             if channel in KINDS:
                 self._set_channel(draft, channel)
             self._absorb(ctx, draft, text)
-        if draft.service is None and ctx.conv.last_service in self.rules.bookable:
+        if draft.service is None and ctx.conv.last_service in SERVICES:
+            # The conversation's service, bookable or not: "вузға кезекке
+            # жазып қойыңыз" after grant questions is the grant's live queue,
+            # not a duplicate's booking at the university.
             draft.service = ctx.conv.last_service
         if draft.service is None and draft.channel is not None:
             # ЦОН serves duplicates only: the kind of office can settle the service.

@@ -264,3 +264,13 @@ async def test_a_question_at_the_time_step_is_the_assistants(citizen: Citizen) -
     # The booking waited.
     confirm = await citizen.says("в 10 утра")
     assert "Подтвердить?" in text_of(confirm) and "11.12.2026" in text_of(confirm)
+
+
+async def test_booking_after_grant_questions_is_the_grants_live_queue(citizen: Citizen) -> None:
+    """ "вузға кезекке жазып қойыңыз" after grant questions: grants take no
+    booking (a live queue at the university), not a duplicate's booking there."""
+    await citizen.says("грантқа документы қайда сдать керек?")
+    o = await citizen.says("онда вузға кезекке жазып қойыңыз")
+    assert o.intent == "book_queue" and o.units[:1] == ["grant.queue"], o.units
+    assert o.lang == "kk" and "алдын ала жазылусыз" in text_of(o)
+    assert "Қаланы таңдаңыз" not in text_of(o)

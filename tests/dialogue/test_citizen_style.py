@@ -193,3 +193,14 @@ async def test_what_do_i_do_after_losing_the_diploma_is_where_to_apply(citizen: 
         await citizen.says(said)
     o = await citizen.says("что мне делать")
     assert o.units[:1] == ["duplicate.where_to_apply"], (o.intent, o.units)
+
+
+async def test_a_channel_the_service_lacks_gets_its_own_no(citizen: Citizen) -> None:
+    """ "ал ХҚО-да ше?" after where to apply for a grant: the standard names no
+    ЦОН for grants; the citizen hears that, not the same answer again."""
+    first = await citizen.says("грантқа құжаттарды қайда тапсырамыз?")
+    assert first.units[:1] == ["grant.where_to_apply"], (first.intent, first.units)
+    o = await citizen.says("а ЦОН-ға болмайды ма")
+    assert o.units[:1] == ["grant.where_to_apply.psc"], (o.intent, o.units)
+    assert o.lang == "kk" and "ХҚО аталмаған" in text_of(o)
+
