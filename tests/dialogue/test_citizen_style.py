@@ -203,4 +203,3 @@ async def test_a_channel_the_service_lacks_gets_its_own_no(citizen: Citizen) -> 
     o = await citizen.says("а ЦОН-ға болмайды ма")
     assert o.units[:1] == ["grant.where_to_apply.psc"], (o.intent, o.units)
     assert o.lang == "kk" and "ХҚО аталмаған" in text_of(o)
-
