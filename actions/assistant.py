@@ -96,6 +96,10 @@ SURE_OF_TOPIC = 0.95
 # ("подал жалобу, ответ не устроил, что дальше?" is the appeal).
 DETAIL_CLEAR_MARGIN = 0.4
 OTHER_TOPIC_MARGIN = 0.3
+# A message of at most FAMILY_WORDS words after an answer: the units of that
+# answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
+FAMILY_BONUS = 0.3
+FAMILY_WORDS = 5
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
 CONTEXT_SERVICE_BONUS = 0.6
@@ -713,12 +717,23 @@ class Assistant:
         ranked = self.ranker.rank(
             turn.said or parsed.text, scores, candidates, focus=turn.question or None
         )
-        if service is None and conv.last_service:
-            # The conversation's service counts: "а фото нужно?" after grants.
+        # The conversation's service counts ("а фото нужно?" after grants),
+        # and after an answer, a short message's topic is most likely that
+        # answer's ("кімнің атына жазамын" after a complaint: the complaint's
+        # addressee, not the application's).
+        family = _family(conv.last_unit)
+        if len(parsed.normalized.split()) > FAMILY_WORDS:
+            family = None
+        if (service is None and conv.last_service) or family:
             ranked.sort(
                 key=lambda r: (
                     r.score
-                    + (CONTEXT_SERVICE_BONUS if conv.last_service in r.entry.services else 0.0)
+                    + (
+                        CONTEXT_SERVICE_BONUS
+                        if service is None and conv.last_service in r.entry.services
+                        else 0.0
+                    )
+                    + (FAMILY_BONUS if family and _family(r.entry.id) == family else 0.0)
                 ),
                 reverse=True,
             )
@@ -1362,6 +1377,14 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
     kept = [e for e in whole.entities if e["entity"] in ("service", "channel")]
     focused.entities = focused.entities + [e for e in kept if e["entity"] not in names]
     return focused
+
+
+def _family(unit_id: str | None) -> str | None:
+    """ "duplicate.complaint" for duplicate.complaint.term and for itself."""
+    if not unit_id:
+        return None
+    parts = unit_id.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
 def _asks(parsed: ParseResult) -> bool:
