@@ -93,6 +93,8 @@ LEARNED_PRIOR_FLOOR = 0.05
 # it; kept in memory until `make train` writes it.
 FIT_NOW_MAX = 1500
 CLASSIFIER_VERSION = "1"
+# Messages whose word features are kept (a message is read several times).
+RECENT_KEPT = 32
 # Words that carry no topic: kept out of the word features.
 _STOP_WORDS = """
     а ал и или да же ли ма ме ба бе па пе ше шы мне меня мен маган
@@ -231,6 +233,7 @@ class UnitRanker:
         self._matrix: Any = None
         self._classifier: UnitClassifier | None = None
         self._classifier_path: Path | None = None
+        self._recent: dict[tuple[Any, str], tuple[Any, np.ndarray] | None] = {}
 
     # -- index ------------------------------------------------------------------
     def _build(self) -> None:
@@ -337,9 +340,10 @@ class UnitRanker:
         if not len(self._vectors):
             return
         for text in dict.fromkeys(t for t in texts if t):
-            lexical = self._lexical(text)
-            if lexical is None:
+            words = self._read(text)
+            if words is None:
                 continue
+            lexical = words[1]
             if self._classifier is None and not self._needs_meaning(lexical):
                 continue
             meaning = without_greeting(text)
@@ -368,11 +372,29 @@ class UnitRanker:
         q = hstack([self._chars.transform([folded]) * 0.8, self._words.transform([folded]) * 0.6])
         return _normalise_rows(q.tocsr())
 
+    def _read(self, text: str) -> tuple[Any, np.ndarray] | None:
+        """The message's word features and lexical closeness per unit, kept
+        for the last few messages (prepare() and rank() read the same text)."""
+        self._ensure()
+        key = (self._built_for, text)
+        hit = self._recent.get(key)
+        if hit is not None:
+            return hit
+        q = self._query(text)
+        lexical = None if q is None else self._lexical(text, q)
+        found = None if q is None or lexical is None else (q, lexical)
+        if len(self._recent) >= RECENT_KEPT:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[key] = found
+        return found
+
     def _lexical(self, text: str, q: Any = None) -> np.ndarray | None:
         q = self._query(text) if q is None else q
         if q is None:
             return None
-        sims = np.asarray((self._matrix @ q.T).todense()).ravel()
+        # A sparse matrix times a dense vector: one pass over the examples'
+        # non-zeros (a sparse-sparse product first counts its result's).
+        sims = np.asarray(self._matrix @ q.toarray().ravel()).ravel()
         n = self._n_examples
         lexical = np.zeros(len(self._entries))
         np.maximum.at(lexical, self._rows, sims[:n])
@@ -390,11 +412,10 @@ class UnitRanker:
     def closeness(self, text: str) -> dict[str, tuple[float, float, float]]:
         """Entry id -> (lexical, semantic, learned) closeness of the message
         (see Ranked)."""
-        q = self._query(text)
-        if q is None:
+        words = self._read(text)
+        if words is None:
             return {}
-        lexical = self._lexical(text, q)
-        assert lexical is not None
+        q, lexical = words
         semantic = np.full(len(self._entries), SEMANTIC_CENTER)
         learned = np.zeros(len(self._entries))
         vector = None
