@@ -745,6 +745,9 @@ class Assistant:
             # is sure of another one, of that topic too ("мен диплом потерял,
             # что делать?" is where to apply, not what the result looks like).
             topics = set(best.entry.intents) | ({intent} if confident else set())
+            own = service or conv.last_service
+            if own not in best.entry.services:
+                own = None
             general = max(
                 (
                     r.similarity
@@ -752,6 +755,9 @@ class Assistant:
                     if not r.entry.detail
                     and set(r.entry.intents) & topics
                     and set(r.entry.services) & set(best.entry.services)
+                    # the conversation's service: not social support's term
+                    # against a grant complaint's ("сколько дней рассматривают?")
+                    and (own is None or own in r.entry.services)
                 ),
                 default=0.0,
             )

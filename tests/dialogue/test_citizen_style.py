@@ -203,3 +203,14 @@ async def test_a_channel_the_service_lacks_gets_its_own_no(citizen: Citizen) -> 
     o = await citizen.says("а ЦОН-ға болмайды ма")
     assert o.units[:1] == ["grant.where_to_apply.psc"], (o.intent, o.units)
     assert o.lang == "kk" and "ХҚО аталмаған" in text_of(o)
+
+
+async def test_how_long_after_a_grant_complaint_is_the_complaints_term(citizen: Citizen) -> None:
+    """ "а сколько дней её рассматривают?" after a grant complaint: how long a
+    complaint takes, not how long the grant competition does (nor social
+    support's term, whose words are as close)."""
+    first = await citizen.says("хочу подать жалобу по гранту, куда?")
+    assert first.units[:1] == ["grant.complaint"], (first.intent, first.units)
+    o = await citizen.says("а сколько дней её рассматривают?")
+    assert o.units[:1] == ["grant.complaint.terms"], (o.intent, o.units)
+    assert o.lang == "ru"
