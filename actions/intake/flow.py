@@ -614,11 +614,19 @@ class ApplicationFlow:
             parts += [self._describe(ctx, app) for app in apps[:STATUS_LIST_MAX]]
             text = "\n\n".join(parts)
         else:
+            # What the standard says of checking one's status, for the
+            # service asked about (the grant's standard for a grant).
+            service = ctx.parsed.entity("service") if ctx.parsed else None
+            service = service or ctx.conv.last_service
+            if service not in ctx.kb.services_for("check_status"):
+                service = "duplicate"
+            entries = ctx.kb.find("check_status", service)
             text = (
-                t(lang, "intake-status-none")
+                t(lang, "intake-status-none", service=service)
                 + "\n\n"
-                + self._entries(ctx, ctx.kb.find("check_status", "duplicate"))
+                + self._entries(ctx, entries)
             )
+            units = [e.id for e in entries]
         if self._form(ctx) is not None:
             text += "\n\n" + t(lang, "intake-form-open")
             rows.append([Button(t(lang, "intake-btn-resume"), "app:resume")])
@@ -626,7 +634,10 @@ class ApplicationFlow:
             rows.append([Button(t(lang, "intake-btn-start"), "app:start")])
         rows.append([Button(t(lang, "intake-btn-lookup"), "app:lookup")])
         rows.append([Button(t(lang, "btn-menu"), "menu")])
-        return ctx.outcome([Reply(text, rows)], "check_status")
+        outcome = ctx.outcome([Reply(text, rows)], "check_status")
+        if not apps:
+            outcome.units = units
+        return outcome
 
     def _describe(self, ctx: FlowContext, app: Application) -> str:
         t, lang = ctx.t, ctx.lang

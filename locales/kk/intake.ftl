@@ -105,7 +105,10 @@ intake-status-line =
     Берілген күні: { $created }; орындалу мерзімі: { $due }
 intake-status-place = Алу орны: { $place }
 intake-status-reason = Бас тарту себебі: { $reason }
-intake-status-none = Осы чаттан берілген өтініштер жоқ. Өтініш ЖОО-ға, ХҚО-ға немесе портал арқылы берілген болса:
+intake-status-none = Осы чаттан берілген өтініштер жоқ. { $service ->
+        [duplicate] Өтініш ЖОО-ға, ХҚО-ға немесе портал арқылы берілген болса:
+       *[other] Өтініш ЖОО-ға немесе портал арқылы берілген болса:
+    }
 intake-form-open = Аяқталмаған өтінішіңіз бар — оны жалғастыруға болады.
 intake-status-received = қабылданды
 intake-status-in_review = қаралуда

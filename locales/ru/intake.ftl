@@ -105,7 +105,10 @@ intake-status-line =
     Подано: { $created }; срок: до { $due }
 intake-status-place = Место получения: { $place }
 intake-status-reason = Причина отказа: { $reason }
-intake-status-none = Заявлений, поданных из этого чата, нет. Если заявление подано в вузе, ЦОН или на портале:
+intake-status-none = Заявлений, поданных из этого чата, нет. { $service ->
+        [duplicate] Если заявление подано в вузе, ЦОН или на портале:
+       *[other] Если заявление подано в вузе или на портале:
+    }
 intake-form-open = У вас есть незаконченное заявление — его можно продолжить.
 intake-status-received = принято
 intake-status-in_review = на рассмотрении

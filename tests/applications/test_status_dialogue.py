@@ -139,3 +139,22 @@ async def test_status_while_filling_a_form_keeps_the_form(
     assert "незаконченное заявление" in chat.text()
     await chat.press("app:resume")
     assert "Вопрос 2 из 11" in chat.text()
+
+
+async def test_no_application_here_gives_the_standard_of_the_service_asked(
+    assistant: Assistant,
+) -> None:
+    """No application filed from this chat: how to learn the status is the
+    standard's answer for the service asked about, with its clause (a grant
+    is followed in the portal's cabinet; no ЦОН for grants)."""
+    chat = Chat(assistant, 6011)
+    await chat.say("где проверить статус заявки на грант")
+    assert chat.last.intent == "check_status"
+    text = chat.text()
+    assert "Заявлений, поданных из этого чата, нет" in text
+    assert "«Гранты»" in text and "«Дубликаты»" not in text and "ЦОН" not in text
+    assert chat.last.units == ["grant.status"]
+    kk = Chat(assistant, 6012)
+    await kk.say("телнұсқаға өтінішімнің статусын тексеріңізші")
+    assert kk.last.intent == "check_status" and kk.last.lang == "kk"
+    assert "ХҚО" in kk.text() and "телнұсқа стандарты" in kk.text()
