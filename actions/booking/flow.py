@@ -374,6 +374,14 @@ class BookingFlow:
         part of the day) into the draft; True when it said anything."""
         folded = fold(text)
         said = False
+        named = [f.value for f in lexicon(text) if f.entity == "service" and f.value in SERVICES]
+        if named:
+            # "дубликат" typed at the city: the service already chosen, said
+            # again (no "не понял"); another service starts the draft over.
+            if named[0] != draft.service:
+                draft.clear_from("service")
+                draft.service = named[0]
+            said = True
         city = self.offices.city_in_text(folded)
         if city is not None:
             if city.id != draft.city:

@@ -225,6 +225,18 @@ async def test_an_unclear_answer_at_the_city_asks_for_a_name_or_number(citizen: 
     assert "название или номер" in text_of(unclear) and "10.12" not in text_of(unclear)
 
 
+@pytest.mark.parametrize("typed", ["дубликат", "дипломның телнұсқасы"])
+async def test_the_service_said_again_at_the_city_is_not_unclear(
+    citizen: Citizen, typed: str
+) -> None:
+    """ "дубликат" typed at "which city?" when the booking is for a duplicate
+    already: the city is asked again, without "не понял"."""
+    await citizen.says("запишите меня в цон")
+    again = await citizen.says(typed)
+    assert "bk:c:ast" in payloads(again)
+    assert "Не понял" not in text_of(again) and "түсінбедім" not in text_of(again)
+
+
 @pytest.mark.parametrize("typed", ["первый", "1"])
 async def test_a_city_by_place(citizen: Citizen, typed: str) -> None:
     await citizen.says("запишите меня в цон")
