@@ -703,12 +703,17 @@ class Assistant:
         scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
         if conv.last_intent in KNOWLEDGE_INTENTS:
             scores[conv.last_intent] = max(scores.get(conv.last_intent, 0.0), CONTEXT_TOPIC_PRIOR)
+        # Every channel named counts: "ЖОО дайын телнұсқаны ХҚО-ға қашан
+        # жібереді" names the university and ЦОН, and asks of the latter.
+        channels = {str(e["value"]) for e in parsed.entities if e["entity"] == "channel"}
+        if channel is not None:
+            channels.add(channel)
         candidates = [
             e
             for e in self.kb.entries
             if e.ask
             and (service is None or service in e.services)
-            and (channel is None or not e.channels or channel in e.channels)
+            and (not channels or not e.channels or channels & set(e.channels))
             and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
             and (turn.settled_intent is None or turn.settled_intent in e.intents)
         ]

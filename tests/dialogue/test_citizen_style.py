@@ -214,3 +214,15 @@ async def test_how_long_after_a_grant_complaint_is_the_complaints_term(citizen: 
     o = await citizen.says("а сколько дней её рассматривают?")
     assert o.units[:1] == ["grant.complaint.terms"], (o.intent, o.units)
     assert o.lang == "ru"
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["вуз готовый дубликат в цон когда отправляет?", "ЖОО дайын құжатты ХҚО-ға қай кезде береді?"],
+)
+async def test_a_question_naming_two_offices_asks_of_either(citizen: Citizen, said: str) -> None:
+    """ "when does the university send the duplicate to ЦОН?" names both
+    offices: the unit for ЦОН is not ruled out because the university is
+    named first."""
+    o = await citizen.says(said)
+    assert o.units[:1] == ["duplicate.processing_time.provider_to_psc"], (o.intent, o.units)
