@@ -563,6 +563,10 @@ class Assistant:
         conv, lang = turn.conv, turn.lang
         service = parsed.entity("service")
         channel = parsed.entity("channel")
+        if len({e["value"] for e in parsed.entities if e["entity"] == "channel"}) > 1:
+            # "график ЦОНа и канцелярии вуза": the answer for every office
+            # (the words may still choose a unit of one of them).
+            channel = None
         intent = parsed.intent
         confident = self._confident(parsed)
         top_two = [r["name"] for r in parsed.ranking[:2]]

@@ -226,3 +226,18 @@ async def test_a_question_naming_two_offices_asks_of_either(citizen: Citizen, sa
     named first."""
     o = await citizen.says(said)
     assert o.units[:1] == ["duplicate.processing_time.provider_to_psc"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("said", "lang"),
+    [
+        ("график работы вуза и цона по дубликату", "ru"),
+        ("телнұсқа бойынша ЖОО мен ХҚО қай уақытта жұмыс істейді", "kk"),
+    ],
+)
+async def test_hours_of_two_offices_are_both_given(citizen: Citizen, said: str, lang: str) -> None:
+    """The hours of the university and of ЦОН asked together: the answer
+    gives both, not only the office named first or last."""
+    o = await citizen.says(said)
+    assert o.units[:1] == ["duplicate.schedule"], (o.intent, o.units)
+    assert o.lang == lang
