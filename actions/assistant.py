@@ -1415,9 +1415,32 @@ _KAZAKH_PARTICLES = _KAZAKH_QUESTION_PARTICLES | {"ал", "шы"}
 _QUESTION_PARTICLES = _KAZAKH_QUESTION_PARTICLES | {"ли"}
 
 
+def _split_clauses(text: str) -> list[str]:
+    """The message cut at sentence ends and at conjunctions, except a
+    conjunction between two names of offices or services ("вуз и ЦОН",
+    "грант и соцподдержка"): one thing asked of both."""
+    parts: list[str] = []
+    start = 0
+    for m in _CLAUSE_SPLIT_RE.finditer(text):
+        before = text[start : m.start()].split()
+        after = text[m.end() :].split()
+        if (
+            m.group(0).strip()
+            and before
+            and after
+            and lexicon(before[-1])
+            and lexicon(after[0].strip(",.?!"))
+        ):
+            continue
+        parts.append(text[start : m.start()])
+        start = m.end()
+    parts.append(text[start:])
+    return parts
+
+
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:
     """The message's clauses of two words or more, and those that ask something."""
-    clauses = [c for c in _CLAUSE_SPLIT_RE.split(text) if c and len(c.split()) >= 2]
+    clauses = [c for c in _split_clauses(text) if c and len(c.split()) >= 2]
     questions = []
     for clause in clauses:
         # "Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the

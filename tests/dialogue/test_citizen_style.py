@@ -232,6 +232,7 @@ async def test_a_question_naming_two_offices_asks_of_either(citizen: Citizen, sa
     ("said", "lang"),
     [
         ("график работы вуза и цона по дубликату", "ru"),
+        ("по дубликату как работают вуз и цон, часы приема?", "ru"),
         ("телнұсқа бойынша ЖОО мен ХҚО қай уақытта жұмыс істейді", "kk"),
     ],
 )
