@@ -851,7 +851,10 @@ class Assistant:
         ]
         if not candidates:
             return None
-        scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
+        # The topic is the last question's: "а для дубликата?" after "is an
+        # EDS needed for the grant's portal?" is read as the EDS, whatever
+        # the model makes of three words.
+        scores = {i: 1.0 for i in last.intents}
         said = " ".join([*before, parsed.text])
         best = self.ranker.rank(said, scores, candidates, focus=parsed.text)[0]
         if best.entry.detail and best.lexical >= FOLLOWUP_MIN_SIMILARITY:

@@ -242,3 +242,13 @@ async def test_hours_of_two_offices_are_both_given(citizen: Citizen, said: str, 
     o = await citizen.says(said)
     assert o.units[:1] == ["duplicate.schedule"], (o.intent, o.units)
     assert o.lang == lang
+
+
+async def test_a_follow_up_naming_another_service_keeps_the_topic(citizen: Citizen) -> None:
+    """ "а для дубликата?" after the EDS for a grant's portal application:
+    the EDS for a duplicate, not whatever three words suggest."""
+    first = await citizen.says("эцп нужна для подачи на грант через портал?")
+    assert first.units and first.units[0].startswith("grant."), first.units
+    o = await citizen.says("а для дубликата?")
+    assert o.units[:1] == ["duplicate.eds"], (o.intent, o.units)
+    assert "ЭЦП" in text_of(o)
