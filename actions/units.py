@@ -30,6 +30,7 @@ import hashlib
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,78 @@ class UnitClassifier:
         return np.asarray(z / z.sum(), dtype=np.float64)
 
 
+class _Fitter:
+    """The one background thread that fits classifiers, one at a time.
+
+    An operator who saves the knowledge five times in a minute queues five
+    fits; each holds the examples' matrices and a solver's working memory
+    (about 1 GB), and run side by side they took 8 GB. Here a ranker has at
+    most one fit waiting, for the knowledge it holds when the fit starts;
+    a ranker that is gone or has moved on to newer knowledge is skipped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, weakref.ref[UnitRanker]] = {}
+        self._running: int | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, ranker: UnitRanker) -> None:
+        with self._lock:
+            self._waiting[id(ranker)] = weakref.ref(ranker)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="unit-classifier", daemon=True
+                )
+                self._thread.start()
+
+    def busy(self, ranker: UnitRanker) -> bool:
+        with self._lock:
+            key = id(ranker)
+            waiting = self._waiting.get(key)
+            return self._running == key or (waiting is not None and waiting() is ranker)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    self._running = None
+                    return
+                key = next(iter(self._waiting))
+                ref = self._waiting.pop(key)
+                self._running = key
+            ranker = ref()
+            if ranker is None or ranker._classifier is not None or ranker._matrix is None:
+                with self._lock:
+                    self._running = None
+                continue
+            built_for, path = ranker._built_for, ranker._classifier_path
+            n = ranker._n_examples
+            words, vectors, labels = ranker._matrix[:n], ranker._vectors, ranker._rows
+            del ranker  # a ranker dropped meanwhile is not kept alive by its fit
+            try:
+                # Kept in memory only: `make train` writes the one the bot starts with.
+                classifier = UnitClassifier.fit(words, vectors, labels)
+            except Exception:  # noqa: BLE001 - the ranker goes on without it
+                log.exception("unit classifier could not be fitted")
+                with self._lock:
+                    self._running = None
+                continue
+            finally:
+                del words, vectors, labels
+            ranker = ref()
+            with self._lock:  # busy() is false only once the ranker has it
+                self._running = None
+                if ranker is not None and ranker._built_for is built_for:
+                    ranker._classifier = classifier
+                    log.info("unit classifier fitted: %s", path.name if path else "")
+            del ranker
+
+
+_FITTER = _Fitter()
+
+
 class UnitRanker:
     """Ranks the knowledge base's entries for one message. Rebuilds itself
     when the knowledge base is reloaded (the entries tuple changes)."""
@@ -294,24 +367,21 @@ class UnitRanker:
         self._classifier = UnitClassifier.load(path)
         if self._classifier is not None:
             return
-        words, vectors, labels = self._matrix[: self._n_examples], self._vectors, self._rows
-        built_for = self._built_for
         if self._n_examples <= FIT_NOW_MAX or not self.fit_in_background:
+            words, vectors, labels = self._matrix[: self._n_examples], self._vectors, self._rows
             self._classifier = UnitClassifier.fit(words, vectors, labels)
             return
         log.warning(
             "unit classifier not fitted for this knowledge base (run `make train`): "
             "fitting it in the background, ranking without it meanwhile"
         )
+        _FITTER.submit(self)
 
-        def fit() -> None:
-            # Kept in memory only: `make train` writes the one the bot starts with.
-            classifier = UnitClassifier.fit(words, vectors, labels)
-            if self._built_for is built_for:
-                self._classifier = classifier
-                log.info("unit classifier fitted: %s", path.name)
-
-        threading.Thread(target=fit, name="unit-classifier", daemon=True).start()
+    @property
+    def fitting(self) -> bool:
+        """A classifier for this ranker's knowledge base is queued or being
+        fitted in the background."""
+        return _FITTER.busy(self)
 
     def _ensure(self) -> None:
         if self._built_for is not self.kb.entries:
