@@ -95,6 +95,9 @@ SURE_OF_TOPIC = 0.95
 # and the classifier together put it this far ahead of the general answer
 # ("подал жалобу, ответ не устроил, что дальше?" is the appeal).
 DETAIL_CLEAR_MARGIN = 0.4
+# A general answer for a message the model could not place, when it is this
+# far ahead of the next one (words and meaning, the classifier's first).
+RESCUE_CLEAR_MARGIN = 0.25
 OTHER_TOPIC_MARGIN = 0.3
 # A message of at most FAMILY_WORDS words after an answer: the units of that
 # answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
@@ -793,6 +796,17 @@ class Assistant:
                 return best.entry
             return None
         if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
+            return best.entry
+        if (
+            not confident
+            and best.lexical >= LEARNED_MIN_SIMILARITY
+            and best.learned == 0.0
+            and len(ranked) > 1
+            and best.similarity >= ranked[1].similarity + RESCUE_CLEAR_MARGIN
+        ):
+            # A story the model cannot place ("баламыз ауылда турады, УБТ-дан
+            # 98 балл жинады, грантқа құжатты қалай тапсырамыз"): the words
+            # and the classifier agree on one answer, far ahead of the next.
             return best.entry
         if (
             confident

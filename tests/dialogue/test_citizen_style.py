@@ -252,3 +252,16 @@ async def test_a_follow_up_naming_another_service_keeps_the_topic(citizen: Citiz
     o = await citizen.says("а для дубликата?")
     assert o.units[:1] == ["duplicate.eds"], (o.intent, o.units)
     assert "ЭЦП" in text_of(o)
+
+
+async def test_a_story_the_model_cannot_place_gets_the_answer_its_words_name(
+    citizen: Citizen,
+) -> None:
+    """A letterless story with the question at its end, which the model
+    reads as neither documents nor application: the answer its words and the
+    classifier agree on, not "what about grants?"."""
+    o = await citizen.says(
+        "улым ауылда окиды, биыл УБТ дан 102 балл алды, грантка кужатты калай тапсырамыз"
+    )
+    assert o.units[:1] in (["grant.where_to_apply"], ["grant.documents"]), (o.intent, o.units)
+    assert o.lang == "kk"
