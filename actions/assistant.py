@@ -156,6 +156,15 @@ _HOW_RE = re.compile(
     r"\b(?:как|каким образом|можно ли|можно|где можно|калаи|кайдан|каидан|бола ма|болама|"
     r"болады ма|бола ма екен|мумкин бе|мүмкін бе)\b"
 )
+# Question words (folded), left out when a short second question borrows
+# the first one's words.
+_INTERROGATIVE_RE = re.compile(
+    r"(?:каида|кайда|qaida|kaida|кай|каи|калаи|qalai|kalai|кашан\w*|qashan\w*|kashan\w*|"
+    r"канша|qansha|kansha|кандаи|qandai|kandai|кимге|куда|где|как|когда|сколько|какие|какой|"
+    r"какая|ма|ме|ба|бе|па|пе|ли|ше|ma|me|ba|be|pa|pe)"
+)
+# A second question this short is read with the first one's words.
+ELLIPSIS_WORDS = 3
 _CLAUSE_SPLIT_RE = re.compile(
     r"(?<=[?!.])\s+|\n+|\s+(?:и|а также|также|және|жане|әрі|ари|тағы|тагы|zhane|jane)\s+",
     re.IGNORECASE,
@@ -925,7 +934,7 @@ class Assistant:
         _, questions = _question_clauses(text)
         if len(questions) < 2:
             return
-        last = questions[-1]
+        last = _completed(questions[-1], questions[-2])
         again = await self.nlu.parse(last)
         if not self._confident(again) or again.intent not in KNOWLEDGE_INTENTS:
             return
@@ -1453,6 +1462,16 @@ def _split_clauses(text: str) -> list[str]:
         start = m.end()
     parts.append(text[start:])
     return parts
+
+
+def _completed(question: str, before: str) -> str:
+    """A question that leaves out what the one before it said ("грантқа
+    құжатты қайда тапсырамыз және қашанға дейін?": until when do we hand
+    them in), read with that question's words but its question words."""
+    if len(question.split()) > ELLIPSIS_WORDS:
+        return question
+    kept = [w for w in before.split() if not _INTERROGATIVE_RE.fullmatch(fold(w).strip("?!.,"))]
+    return " ".join([*kept, question]) if kept else question
 
 
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:

@@ -265,3 +265,23 @@ async def test_a_story_the_model_cannot_place_gets_the_answer_its_words_name(
     )
     assert o.units[:1] in (["grant.where_to_apply"], ["grant.documents"]), (o.intent, o.units)
     assert o.lang == "kk"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "қызым колледж бітірді, ҰБТ тапсырды. грантқа құжатты қайда өткіземіз және қашанға дейін?",
+        "дочь сдала ЕНТ, мы из района. куда сдавать документы на грант и до какого числа?",
+    ],
+)
+async def test_a_second_question_that_leaves_out_the_verb_is_read_with_the_first(
+    citizen: Citizen, said: str
+) -> None:
+    """ "where do we hand in the documents and until when?": until when they
+    are handed in (23-31 July), not when the results come (15 August)."""
+    o = await citizen.says(said)
+    assert o.units[:1] == ["grant.where_to_apply"], (o.intent, o.units)
+    assert o.units[1:2] in (["grant.application_period"], ["grant.application_period.dates"]), (
+        o.units
+    )
+    assert "31" in text_of(o)
