@@ -782,9 +782,17 @@ class Assistant:
                 ),
                 default=0.0,
             )
+            # A short follow-up on the fact just answered ("а сколько дней
+            # её рассматривают?" after a grant complaint): that fact's
+            # sibling needs fewer words of its own.
+            kin = FAMILY_BONUS if family and _family(best.entry.id) == family else 0.0
             close = best.lexical >= DETAIL_MIN_SIMILARITY or (
                 best.lexical >= LEARNED_MIN_SIMILARITY
-                and (learned_sure(best, ranked) or best.similarity >= general + DETAIL_CLEAR_MARGIN)
+                and (
+                    learned_sure(best, ranked)
+                    or kin > 0.0
+                    or best.similarity >= general + DETAIL_CLEAR_MARGIN
+                )
             )
             margin = DETAIL_MARGIN
             if (
@@ -796,7 +804,7 @@ class Assistant:
                 # диплом, что мне делать?" is where to apply; a story's words
                 # also fit "no EDS needed at ЦОН"): the words must say more.
                 margin = OTHER_TOPIC_MARGIN
-            if confident and close and best.similarity >= general + margin:
+            if confident and close and best.similarity + kin >= general + margin:
                 return best.entry
             if not confident and (
                 best.lexical >= RESCUE_MIN_SIMILARITY
