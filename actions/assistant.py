@@ -575,7 +575,7 @@ class Assistant:
         conv, lang = turn.conv, turn.lang
         service = parsed.entity("service")
         channel = parsed.entity("channel")
-        if len({e["value"] for e in parsed.entities if e["entity"] == "channel"}) > 1:
+        if len(parsed.values("channel")) > 1:
             # "график ЦОНа и канцелярии вуза": the answer for every office
             # (the words may still choose a unit of one of them).
             channel = None
@@ -721,7 +721,7 @@ class Assistant:
             scores[conv.last_intent] = max(scores.get(conv.last_intent, 0.0), CONTEXT_TOPIC_PRIOR)
         # Every channel named counts: "ЖОО дайын телнұсқаны ХҚО-ға қашан
         # жібереді" names the university and ЦОН, and asks of the latter.
-        channels = {str(e["value"]) for e in parsed.entities if e["entity"] == "channel"}
+        channels = parsed.values("channel")
         if channel is not None:
             channels.add(channel)
         candidates = [
@@ -1475,7 +1475,7 @@ def _split_clauses(text: str) -> list[str]:
 def _completed(question: str, before: str) -> str:
     """A question that leaves out what the one before it said ("грантқа
     құжатты қайда тапсырамыз және қашанға дейін?": until when do we hand
-    them in), read with that question's words but its question words."""
+    them in), read with that question's words, without its question words."""
     if len(question.split()) > ELLIPSIS_WORDS:
         return question
     kept = [w for w in before.split() if not _INTERROGATIVE_RE.fullmatch(fold(w).strip("?!.,"))]

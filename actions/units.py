@@ -221,7 +221,7 @@ class _Fitter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[int, weakref.ref[UnitRanker]] = {}
-        self._running: int | None = None
+        self._running: weakref.ref[UnitRanker] | None = None
         self._thread: threading.Thread | None = None
 
     def submit(self, ranker: UnitRanker) -> None:
@@ -235,9 +235,9 @@ class _Fitter:
 
     def busy(self, ranker: UnitRanker) -> bool:
         with self._lock:
-            key = id(ranker)
-            waiting = self._waiting.get(key)
-            return self._running == key or (waiting is not None and waiting() is ranker)
+            running = self._running() if self._running is not None else None
+            waiting = self._waiting.get(id(ranker))
+            return running is ranker or (waiting is not None and waiting() is ranker)
 
     def _run(self) -> None:
         while True:
@@ -248,7 +248,7 @@ class _Fitter:
                     return
                 key = next(iter(self._waiting))
                 ref = self._waiting.pop(key)
-                self._running = key
+                self._running = ref
             ranker = ref()
             if ranker is None or ranker._classifier is not None or ranker._matrix is None:
                 with self._lock:

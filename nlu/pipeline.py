@@ -68,6 +68,10 @@ class ParseResult:
                 return str(e["value"])
         return None
 
+    def values(self, name: str) -> set[str]:
+        """Every value of entity `name` in the message ("ЦОН и вуз": both)."""
+        return {str(e["value"]) for e in self.entities if e["entity"] == name}
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
