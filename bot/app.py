@@ -29,6 +29,7 @@ from bot.retention import RetentionJob
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
+from nlu.cache import SharedParseCache
 from nlu.embed import one_blas_thread
 from nlu.pipeline import NLU
 from storage.applications import Applications
@@ -73,6 +74,9 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
     token = settings.nlu_token.get_secret_value() if settings.nlu_token else None
     # A loaded machine starts Rasa slowly (measured up to 180 s): wait longer than that.
     nlu = await NLU.create(settings.nlu_url, token, start=start_nlu, start_timeout=600.0)
+    if redis is not None:
+        # Every worker's parses, for every worker (nlu/cache.py).
+        nlu.shared = SharedParseCache(redis)
     try:
         booking = BookingFlow(BookingStore(sessions), nlu=nlu)
         assistant = Assistant(

@@ -19,11 +19,21 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from nlu import entities as ents
+from nlu.cache import SharedParseCache
 from nlu.embed import NEIGHBOUR_GATE, IntentNeighbours
 from nlu.embed import enabled as embeddings_enabled
 from nlu.light import LightModels, _lang_view, grammar_vote, load_or_train
 from nlu.normalize import clean, fold, has_letters
-from nlu.rasa import DEFAULT_URL, MODEL_DIR, RasaClient, RasaServer, RasaUnavailable, start_server
+from nlu.rasa import (
+    DEFAULT_URL,
+    MODEL_DIR,
+    RasaClient,
+    RasaPool,
+    RasaServer,
+    RasaUnavailable,
+    server_urls,
+    start_server,
+)
 from nlu.trainingdata import TRAIN_DIR
 
 log = logging.getLogger(__name__)
@@ -74,6 +84,12 @@ class ParseResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _shareable(cleaned: str) -> bool:
+    """A text whose parse may go to the shared cache: no digits (an IIN, a
+    phone, a booking number is personal, and rarely repeated anyway)."""
+    return not any(ch.isdigit() for ch in cleaned)
 
 
 def _copy(result: ParseResult) -> ParseResult:
@@ -195,8 +211,10 @@ class LinearScorer:
 class NLUStats:
     rasa_ok: int = 0
     rasa_failed: int = 0
-    # Parses answered from the cache of recent texts (PARSE_CACHE).
+    # Parses answered from the cache of recent texts (PARSE_CACHE), and from
+    # the cache shared by the workers (nlu/cache.py).
     cache_hits: int = 0
+    shared_hits: int = 0
     degraded: int = 0
     last_failure: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -239,7 +257,7 @@ class NLU:
 
     def __init__(
         self,
-        client: RasaClient | None,
+        client: RasaClient | RasaPool | None,
         light: LightModels,
         *,
         retry_after: float = 3.0,
@@ -259,6 +277,10 @@ class NLU:
         self.restart_cap = RESTART_CAP
         self.restart_timeout = RESTART_TIMEOUT
         self._parsed: OrderedDict[str, ParseResult] = OrderedDict()
+        self._parsed_version: str | None = None
+        self._model_unsure = False
+        # The parse cache every worker shares (Redis), when there is one.
+        self.shared: SharedParseCache | None = None
         self._lang_scorer = LinearScorer.compile(light.language)
         self._intent_scorer = LinearScorer.compile(light.intent)
 
@@ -304,14 +326,22 @@ class NLU:
             if embeddings_enabled()
             else None
         )
-        client = RasaClient(url, token, timeout=timeout)
+        urls = server_urls(url) or [DEFAULT_URL]
+        client: RasaClient | RasaPool
+        if len(urls) > 1:
+            # Several servers (production): none is started here, each one is
+            # run on its own (deploy/); the pool takes out those that fail.
+            client = RasaPool(urls, token, timeout=timeout)
+        else:
+            client = RasaClient(urls[0], token, timeout=timeout)
         nlu = cls(client, light, neighbours=neighbours)
         if not await client.ready():
-            host = urlsplit(url).hostname or ""
-            if start and host in ("127.0.0.1", "localhost", "::1"):
+            host = urlsplit(urls[0]).hostname or ""
+            if start and len(urls) == 1 and host in ("127.0.0.1", "localhost", "::1"):
                 await client.close()
-                nlu.server = await start_server(url, token=token, timeout=start_timeout)
+                nlu.server = await start_server(urls[0], token=token, timeout=start_timeout)
                 nlu.client = RasaClient(nlu.server.url, nlu.server.token, timeout=timeout)
+                await nlu.client.ready()  # learns the model's id
                 nlu.watch_server()
             else:
                 log.warning("Rasa server at %s does not answer: degraded mode", url)
@@ -394,8 +424,22 @@ class NLU:
             await self.server.stop()
             self.server = None
 
+    @property
+    def version(self) -> str | None:
+        """What a parse depends on: the Rasa model(s) answering and the bot's
+        own training data. None while no Rasa model is known."""
+        model = self.client.model_id if self.client is not None else None
+        if not model:
+            return None
+        return f"{model}:{self.light.data_hash[:12]}"
+
     async def parse(self, text: str) -> ParseResult:
         cleaned = clean(text)
+        version = self.version
+        if version != self._parsed_version:
+            # A new model answers now: the old one's parses are not its own.
+            self._parsed.clear()
+            self._parsed_version = version
         known = self._parsed.get(cleaned)
         if known is not None:
             # Citizens repeat themselves ("здравствуйте", "спасибо", the menu's
@@ -403,12 +447,31 @@ class NLU:
             self._parsed.move_to_end(cleaned)
             self.stats.cache_hits += 1
             return _copy(known)
+        shareable = self.shared is not None and version is not None and _shareable(cleaned)
+        if shareable:
+            assert self.shared is not None and version is not None
+            value = await self.shared.get(version, cleaned)
+            if value is not None:
+                with contextlib.suppress(TypeError, KeyError, ValueError):
+                    result = ParseResult(text=cleaned, normalized=fold(cleaned), **value)
+                    self._remember(cleaned, result)
+                    self.stats.shared_hits += 1
+                    return result
         result = await self._parse(cleaned)
         if not result.degraded:
-            self._parsed[cleaned] = _copy(result)
-            if len(self._parsed) > PARSE_CACHE:
-                self._parsed.popitem(last=False)
+            self._remember(cleaned, result)
+            if shareable and self.version == version:
+                assert self.shared is not None and version is not None
+                # Without the words themselves: the key is their hash.
+                value = result.to_json()
+                del value["text"], value["normalized"]
+                await self.shared.put(version, cleaned, value)
         return result
+
+    def _remember(self, cleaned: str, result: ParseResult) -> None:
+        self._parsed[cleaned] = _copy(result)
+        if len(self._parsed) > PARSE_CACHE:
+            self._parsed.popitem(last=False)
 
     async def _parse(self, cleaned: str) -> ParseResult:
         started = time.perf_counter()
@@ -426,7 +489,12 @@ class NLU:
             try:
                 raw = await self.client.parse(normalized)
                 self.stats.rasa_ok += 1
+                if self._model_unsure:
+                    # Back after a failure: maybe with another model.
+                    self._model_unsure = False
+                    await self.client.ready()
             except RasaUnavailable as exc:
+                self._model_unsure = True
                 self.stats.rasa_failed += 1
                 self.stats.last_failure = time.time()
                 self._down_until = time.monotonic() + self.retry_after

@@ -55,6 +55,8 @@ class RasaClient:
         # pooled connection, which a burst of updates makes long.
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 0.5))
         self.retries = retries
+        # The loaded model's id, as /status last said (`ready`).
+        self.model_id: str | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _params(self) -> dict[str, str]:
@@ -92,6 +94,7 @@ class RasaClient:
                 if resp.status != 200:
                     return False
                 status = await resp.json()
+                self.model_id = str(status.get("model_id") or "") or None
                 return bool(status.get("model_file") or status.get("model_id"))
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return False
@@ -100,6 +103,149 @@ class RasaClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# A Rasa server that failed is out of the pool; it is asked for /status this
+# often until it answers with a model loaded, then it is back in.
+PROBE_EVERY = 1.0
+
+
+@dataclass
+class Member:
+    """One Rasa server of a pool: its client, whether it is in, and its load."""
+
+    client: RasaClient
+    up: bool = True
+    in_flight: int = 0
+    parses: int = 0
+    failures: int = 0
+    outages: int = 0
+    probe: asyncio.Task[None] | None = None
+
+
+class RasaPool:
+    """Several single-process Rasa servers behind one client (production runs
+    one Rasa process per server, RasaHQ/rasa#5376: SANIC_WORKERS loads the
+    model once per worker and a model swap reaches one worker only).
+
+    Each parse goes to the server that is in and has the fewest parses in
+    hand (round robin among equals). A server that fails is taken out at once
+    and the parse is asked of the next one, so a citizen only waits for the
+    degraded classifier when no server answers. A server that is out gets no
+    citizen's message: it is probed in the background (`GET /status`) every
+    `probe_every` seconds and taken back in once it has a model loaded.
+    """
+
+    def __init__(
+        self,
+        urls: list[str],
+        token: str | None = None,
+        *,
+        timeout: float = 2.0,
+        probe_every: float = PROBE_EVERY,
+    ) -> None:
+        if not urls:
+            raise ValueError("a Rasa pool needs at least one server")
+        # No retry on the same server: the next server is the retry.
+        self.members = [Member(RasaClient(u, token, timeout=timeout, retries=0)) for u in urls]
+        self.token = token
+        self.probe_every = probe_every
+        self._turn = 0
+
+    @property
+    def url(self) -> str:
+        """The first server's address (what a single-server caller printed)."""
+        return self.members[0].client.url
+
+    @property
+    def model_id(self) -> str | None:
+        """The model the servers in the pool answer with; during a rollout
+        (two models in) both, so no parse is filed under either alone."""
+        ids = sorted({m.client.model_id for m in self.members if m.up and m.client.model_id})
+        return "+".join(ids) or None
+
+    @property
+    def urls(self) -> list[str]:
+        return [m.client.url for m in self.members]
+
+    def _order(self) -> list[Member]:
+        up = [m for m in self.members if m.up]
+        self._turn = (self._turn + 1) % len(self.members)
+        # Least in hand first; among equals, the next one in turn.
+        n = len(self.members)
+        return sorted(up, key=lambda m: (m.in_flight, (self.members.index(m) - self._turn) % n))
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        last: Exception | None = None
+        for member in self._order():
+            if not member.up:  # taken out by a parse that failed meanwhile
+                continue
+            member.in_flight += 1
+            try:
+                result = await member.client.parse(text)
+            except RasaUnavailable as exc:
+                last = exc
+                member.failures += 1
+                self._take_out(member, exc)
+                continue
+            finally:
+                member.in_flight -= 1
+            member.parses += 1
+            return result
+        if last is None:
+            raise RasaUnavailable("no Rasa server of the pool is in")
+        raise RasaUnavailable(f"every Rasa server of the pool failed ({last})")
+
+    def _take_out(self, member: Member, exc: Exception) -> None:
+        if not member.up:
+            return
+        member.up = False
+        member.outages += 1
+        left = sum(m.up for m in self.members)
+        log.warning(
+            "Rasa server %s taken out of the pool (%s); %d of %d left",
+            member.client.url,
+            str(exc)[:200] or type(exc).__name__,
+            left,
+            len(self.members),
+        )
+        if member.probe is None or member.probe.done():
+            member.probe = asyncio.create_task(self._probe(member), name="rasa-probe")
+
+    async def _probe(self, member: Member) -> None:
+        while not member.up:
+            await asyncio.sleep(self.probe_every)
+            if await member.client.ready():
+                member.up = True
+                log.warning(
+                    "Rasa server %s answers again: back in the pool (%d of %d in)",
+                    member.client.url,
+                    sum(m.up for m in self.members),
+                    len(self.members),
+                )
+
+    async def ready(self) -> bool:
+        """True when at least one server answers with a model loaded; those
+        that do not are taken out (and probed) until they do."""
+        answers = await asyncio.gather(*(m.client.ready() for m in self.members))
+        for member, ok in zip(self.members, answers, strict=True):
+            if not ok:
+                self._take_out(member, RasaUnavailable("no answer to /status"))
+        return any(answers)
+
+    async def close(self) -> None:
+        for member in self.members:
+            if member.probe is not None:
+                member.probe.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await member.probe
+                member.probe = None
+            await member.client.close()
+
+
+def server_urls(value: str) -> list[str]:
+    """`NLU_URL` as a list: one address, or several separated by commas or spaces."""
+    return [u.strip().rstrip("/") for u in value.replace(",", " ").split() if u.strip()]
 
 
 @dataclass
