@@ -44,6 +44,7 @@ from bot.dispatcher import ALLOWED_UPDATES, Shared, build_dispatcher, set_bot_co
 from bot.fallback import FallbackBuckets, FallbackClaims
 from bot.handlers.staff_relay import attach_desk
 from bot.handoff_idle import IdleHandoffs
+from bot.health import nlu_status, readiness
 from bot.middlewares.ordering import UserLocks
 from bot.periodic import PeriodicJob, Supervisor, describe
 from bot.ratelimit import RedisBuckets
@@ -303,6 +304,7 @@ async def _run_telegram(
                             sessions,
                             stopping=stopping,
                             status=status,
+                            ready=lambda: readiness(sessions, redis, app.assistant.nlu),
                         )
                 else:
                     # The agent console on 127.0.0.1:CONSOLE_PORT.
@@ -336,6 +338,8 @@ def background_status(
         restarts[job.name] = job.restarts
         failures[job.name] = job.failures
     status: dict[str, Any] = {"restarts": restarts, "failed_passes": failures}
+    if app is not None:
+        status["nlu"] = nlu_status(app.assistant.nlu)
     outage = getattr(app, "redis_outage", None)
     if outage is not None:
         status["redis"] = "down" if outage.down else "up"
@@ -692,12 +696,16 @@ async def serve_webhook(
     *,
     stopping: asyncio.Event | None = None,
     status: Callable[[], dict[str, Any]] | None = None,
+    ready: Callable[[], Awaitable[dict[str, bool]]] | None = None,
 ) -> None:
     assert settings.webhook_url is not None
     secret = webhook_secret(settings, token)
     path = urlsplit(settings.webhook_url).path or "/"
     host, port = webhook_listen(settings)
 
+    loop = asyncio.get_running_loop()
+    own_signals = stopping is None
+    stopped = stopping or asyncio.Event()
     app = web.Application()
     # Telegram's secret header is checked by the handler (401 without it).
     AnswerWhenHandled(dp, bot, secret_token=secret).register(app, path=path)
@@ -708,16 +716,23 @@ async def serve_webhook(
             body.update(status())
         return web.json_response(body)
 
+    async def readyz(_: web.Request) -> web.Response:
+        # Not ready while stopping either: the balancer sends the next
+        # updates elsewhere while this worker finishes those in hand.
+        parts = await ready() if ready is not None else {}
+        ok = all(parts.values()) and not stopped.is_set()
+        return web.json_response(
+            {"ready": ok, **parts, "stopping": stopped.is_set()}, status=200 if ok else 503
+        )
+
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", readyz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     log.info("webhook listening on %s:%d%s", host, port, path)
 
-    loop = asyncio.get_running_loop()
-    own_signals = stopping is None
-    stopped = stopping or asyncio.Event()
     if own_signals:
         for sig in SIGNALS:
             loop.add_signal_handler(sig, stopped.set)

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from actions.i18n import Translator
@@ -346,6 +347,30 @@ async def test_webhook_requires_the_secret(
     assert fake.of("sendMessage", chat_id=user) == []
     assert await fake.post_webhook(update, workers[0].webhook_url) == 200
     await fake.wait_for("sendMessage", chat_id=user)
+
+
+async def test_a_worker_without_rasa_is_alive_but_not_ready(
+    webhook_pair: tuple[FakeTelegram, list[BotProcess]],
+) -> None:
+    """What the load balancer sees (bot/health.py): these workers' NLU_URL
+    points where no Rasa answers, so they answer from the degraded
+    classifier and say they are not ready; the database and Redis are."""
+    _, workers = webhook_pair
+    base = (workers[0].webhook_url or "").rsplit("/telegram/", 1)[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/readyz") as resp:
+            assert resp.status == 503
+            assert await resp.json() == {
+                "ready": False,
+                "database": True,
+                "nlu": False,
+                "redis": True,
+                "stopping": False,
+            }
+        async with http.get(f"{base}/healthz") as resp:
+            assert resp.status == 200
+            health = await resp.json()
+    assert health["ok"] is True and health["nlu"]["rasa_ok"] == 0
 
 
 async def test_two_workers_answer_an_update_once(
