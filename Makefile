@@ -8,7 +8,7 @@ RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: setup train run chat test lint eval bench clean
+.PHONY: setup train run chat test lint eval bench cluster clean
 
 # A TTF with Kazakh and Cyrillic glyphs for the Appendix 1 PDF (Debian package).
 PDF_FONT_FILE := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
@@ -17,7 +17,14 @@ PDF_FONT_FILE := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 # never `playwright install`, which downloads a browser).
 CHROMIUM := /usr/bin/chromium
 
-setup: $(VENV)/.installed $(RASA_VENV)/.installed $(PDF_FONT_FILE) $(CHROMIUM)
+# nginx in front of the webhook workers (deploy/nginx.conf; `make cluster` and
+# its test). Debian's package; its service is not started (policy-rc.d).
+NGINX := /usr/sbin/nginx
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed $(PDF_FONT_FILE) $(CHROMIUM) $(NGINX)
+
+$(NGINX):
+	(apt-get install -y -q nginx-light || (apt-get update -q && apt-get install -y -q nginx-light)) || echo "no nginx: the cluster test is skipped outside CI"
 
 $(CHROMIUM):
 	(apt-get update -q && apt-get install -y -q chromium) || echo "no chromium: the console's browser test is skipped outside CI"
@@ -64,6 +71,12 @@ eval: train
 
 bench: train
 	$(PY) -m bench
+
+# The production topology on one machine: nginx, 2 webhook workers, 2 Rasa
+# servers, the machine's PostgreSQL and Redis (bot/cluster.py). Needs
+# BOT_TOKEN; Ctrl-C stops it all.
+cluster: train
+	$(PY) -m bot.cluster
 
 clean:
 	rm -rf build models var .pytest_cache .mypy_cache .ruff_cache

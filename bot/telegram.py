@@ -293,7 +293,9 @@ async def _run_telegram(
                 if settings.webhook_url:
                     # The console never on the public webhook port: its own
                     # listener on 127.0.0.1:CONSOLE_PORT, as when polling.
-                    async with console_site(app.assistant, sessions, port=settings.console_port):
+                    async with console_site(
+                        app.assistant, sessions, port=settings.console_port, redis=redis
+                    ):
                         await serve_webhook(
                             dp,
                             bot,
@@ -308,7 +310,9 @@ async def _run_telegram(
                         )
                 else:
                     # The agent console on 127.0.0.1:CONSOLE_PORT.
-                    async with console_site(app.assistant, sessions, port=settings.console_port):
+                    async with console_site(
+                        app.assistant, sessions, port=settings.console_port, redis=redis
+                    ):
                         await poll(dp, bot, shared, stopping=stopping, supervisor=supervisor)
             finally:
                 await _quietly("outbox sender", sender.stop())
