@@ -1,10 +1,12 @@
 """`make cluster`: the production topology on one machine.
 
-nginx (deploy/nginx.conf) in front of N webhook workers (`python -m bot`,
-each with its own webhook and console port), M single-process Rasa servers
-(NLU_URL lists them all), and the machine's PostgreSQL and Redis. A worker
-that exits is started again after a second, as systemd's `Restart=always`
-does in a deployment (deploy/systemd/). Ctrl-C stops it all.
+nginx (deploy/nginx.conf) in front of N webhook workers and M single-process
+Rasa servers, with the machine's PostgreSQL and Redis. Workers and Rasa
+servers are started from their systemd units (deploy/systemd/): the unit's
+ExecStart and Environment, the install directory being this checkout, and
+the ports this machine has free (as a drop-in would set them). A process
+that exits is started again after the unit's RestartSec, as systemd's
+`Restart=always` does. Ctrl-C stops it all.
 
 Needs BOT_TOKEN and a WEBHOOK_URL that reaches nginx (Telegram's, behind
 TLS, or TELEGRAM_API_URL's local Bot API server); DATABASE_URL and
@@ -17,7 +19,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -32,14 +36,17 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from nlu.rasa import RasaServer, start_server
+from nlu.rasa import RasaClient
 from storage.db import create_schema, make_engine
 
 REPO = Path(__file__).resolve().parent.parent
-NGINX_TEMPLATE = REPO / "deploy" / "nginx.conf"
+DEPLOY = REPO / "deploy"
+NGINX_TEMPLATE = DEPLOY / "nginx.conf"
+WORKER_UNIT = DEPLOY / "systemd" / "kz-bot@.service"
+RASA_UNIT = DEPLOY / "systemd" / "kz-rasa@.service"
+INSTALL_DIR = "/opt/kz-edu-assistant"  # where the units expect the checkout
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-RESTART_AFTER = 1.0
 
 
 def free_port() -> int:
@@ -75,19 +82,64 @@ def render_nginx(
 
 
 @dataclass
-class Worker:
+class UnitFile:
+    """What a systemd service unit says about starting its process."""
+
+    exec_start: str
+    environment: dict[str, str]
+    restart_sec: float
+
+    @classmethod
+    def read(cls, path: Path) -> UnitFile:
+        exec_start, env, restart = "", {}, 0.1
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if line.startswith("ExecStart="):
+                exec_start = line.removeprefix("ExecStart=")
+            elif line.startswith("Environment="):
+                for pair in shlex.split(line.removeprefix("Environment=")):
+                    key, _, value = pair.partition("=")
+                    env[key] = value
+            elif line.startswith("RestartSec="):
+                restart = float(line.removeprefix("RestartSec=").rstrip("s"))
+        if not exec_start:
+            raise ValueError(f"{path} has no ExecStart")
+        return cls(exec_start, env, restart)
+
+    def command(self, instance: str, env: dict[str, str]) -> list[str]:
+        """ExecStart for `instance`, in this checkout, with ${VAR} from `env`."""
+        line = self.exec_start.replace("%i", instance)
+        line = line.replace(f"{INSTALL_DIR}/.venv/bin/python", sys.executable)
+        line = line.replace(INSTALL_DIR, str(REPO))
+        line = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), line)
+        return shlex.split(line)
+
+    def env(self, instance: str) -> dict[str, str]:
+        return {k: v.replace("%i", instance) for k, v in self.environment.items()}
+
+
+@dataclass
+class Service:
+    """A process started from a unit, and started again when it exits."""
+
     name: str
-    webhook_port: int
-    console_port: int
+    argv: list[str]
     env: dict[str, str]
     log_path: Path
+    restart_sec: float
+    port: int
+    console_port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "bot"],
+            self.process = subprocess.Popen(  # noqa: S603 - argv from our own unit file
+                self.argv,
                 cwd=REPO,
                 env=self.env,
                 stdout=log,
@@ -106,8 +158,9 @@ class Worker:
             self.process.kill()
             self.process.wait()
 
-    async def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM: it finishes the updates in hand, then exits."""
+    async def stop(self, timeout: float = 75.0) -> int | None:
+        """SIGTERM (systemd's KillSignal): a worker finishes what it has in
+        hand, a Rasa server stops; SIGKILL after `timeout`."""
         process = self.process
         if process is None:
             return None
@@ -124,39 +177,52 @@ class Worker:
 
 @dataclass
 class Cluster:
-    url: str  # nginx: the webhook (WEBHOOK_URL's path), /healthz, /readyz
+    url: str  # nginx: the webhook (WEBHOOK_URL's path); /healthz and /readyz beside it
     console_url: str
-    workers: list[Worker]
-    rasa: list[RasaServer]
+    workers: list[Service]
+    rasa: list[Service]
     nginx: subprocess.Popen[bytes]
     run_dir: Path
+    nlu_token: str
     _keeper: asyncio.Task[None] | None = field(default=None, repr=False)
     stopping: bool = False
+    held: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
 
     async def _keep(self) -> None:
-        """Start again a worker that exited (systemd's Restart=always)."""
+        """Start again a process that exited (systemd's Restart=always)."""
         while not self.stopping:
-            await asyncio.sleep(0.2)
-            for worker in self.workers:
-                if not worker.alive and not self.stopping:
-                    await asyncio.sleep(RESTART_AFTER)
-                    if not self.stopping:
-                        worker.start()
+            await asyncio.sleep(0.1)
+            for service in (*self.workers, *self.rasa):
+                if service.alive or self.stopping or service.name in self.held:
+                    continue
+                await asyncio.sleep(service.restart_sec)
+                if not self.stopping and not service.alive and service.name not in self.held:
+                    service.start()
 
-    async def worker_ready(self, worker: Worker, timeout: float = 120.0) -> bool:
+    async def worker_ready(self, worker: Service, timeout: float = 180.0) -> bool:
         """Wait until `worker` says it is ready (its own /readyz)."""
-        url = f"http://127.0.0.1:{worker.webhook_port}/readyz"
         deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             while asyncio.get_running_loop().time() < deadline:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with http.get(url) as resp:
+                    async with http.get(f"{worker.url}/readyz") as resp:
                         if resp.status == 200:
                             return True
-                if worker.process is not None and worker.process.poll() is not None:
-                    await asyncio.sleep(0.5)  # the keeper starts it again
                 await asyncio.sleep(0.2)
         return False
+
+    async def rasa_ready(self, server: Service, timeout: float = 600.0) -> bool:
+        """Wait until `server` has its model loaded."""
+        client = RasaClient(server.url, self.nlu_token, timeout=2.0, retries=0)
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                if await client.ready():
+                    return True
+                await asyncio.sleep(0.5)
+            return False
+        finally:
+            await client.close()
 
     async def stop(self) -> None:
         self.stopping = True
@@ -171,8 +237,7 @@ class Cluster:
                 await asyncio.to_thread(self.nginx.wait, 15)
             except subprocess.TimeoutExpired:
                 self.nginx.kill()
-        for server in self.rasa:
-            await server.stop()
+        await asyncio.gather(*(r.stop(20.0) for r in self.rasa))
 
 
 def nginx_executable() -> str:
@@ -192,8 +257,9 @@ async def cluster(
     port: int | None = None,
     console_port: int | None = None,
 ) -> AsyncIterator[Cluster]:
-    """Start the topology; stop it all on leaving. `env` is the workers'
-    environment (BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, REDIS_URL, ...)."""
+    """Start the topology; stop it all on leaving. `env` is what
+    /etc/kz-edu-assistant/bot.env would hold (BOT_TOKEN, TELEGRAM_API_URL,
+    DATABASE_URL, REDIS_URL, ...); the process environment by default."""
     base = dict(os.environ if env is None else env)
     if not base.get("BOT_TOKEN"):
         raise RuntimeError("BOT_TOKEN is needed: the cluster serves Telegram's webhook")
@@ -201,6 +267,7 @@ async def cluster(
     base.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     run = run_dir or Path(tempfile.mkdtemp(prefix="cluster-"))
     run.mkdir(parents=True, exist_ok=True)
+    (REPO / "var").mkdir(exist_ok=True)
     listen = port or free_port()
     console_listen = console_port or free_port()
     public = base.get("WEBHOOK_URL") or f"http://127.0.0.1:{listen}/telegram"
@@ -214,52 +281,55 @@ async def cluster(
     finally:
         await engine.dispose()
 
-    rasa: list[RasaServer] = []
-    started: list[Worker] = []
+    rasa_unit, worker_unit = UnitFile.read(RASA_UNIT), UnitFile.read(WORKER_UNIT)
+    rasa: list[Service] = []
+    for _ in range(rasa_servers):
+        rasa_port = free_port()
+        renv = {**base, **rasa_unit.env(str(rasa_port)), "NLU_TOKEN": token}
+        rasa.append(
+            Service(
+                f"rasa-{rasa_port}",
+                rasa_unit.command(str(rasa_port), renv),
+                renv,
+                run / f"rasa-{rasa_port}.out",
+                rasa_unit.restart_sec,
+                rasa_port,
+            )
+        )
+    started: list[Service] = []
+    for i in range(workers):
+        instance = str(i + 1)
+        hook, console = free_port(), free_port()
+        wenv = {
+            **base,
+            **worker_unit.env(instance),
+            # As a drop-in would: this machine's free ports, the cluster's servers.
+            "WEBHOOK_URL": public,
+            "WEBHOOK_PORT": str(hook),
+            "CONSOLE_PORT": str(console),
+            "CONSOLE_TRUSTED_PROXY": "127.0.0.1",
+            "NLU_URL": ",".join(r.url for r in rasa),
+            "NLU_TOKEN": token,
+        }
+        started.append(
+            Service(
+                f"worker-{instance}",
+                worker_unit.command(instance, wenv),
+                wenv,
+                run / f"worker-{instance}.log",
+                worker_unit.restart_sec,
+                hook,
+                console,
+            )
+        )
+    conf = run / "nginx.conf"
+    ports = [(w.port, w.console_port) for w in started]
+    conf.write_text(render_nginx(run, listen, console_listen, path, ports))
     nginx: subprocess.Popen[bytes] | None = None
     made: Cluster | None = None
     try:
-        rasa = list(
-            await asyncio.gather(
-                *(
-                    start_server(
-                        f"http://127.0.0.1:{free_port()}",
-                        token=token,
-                        log_path=run / f"rasa-{i + 1}.log",
-                        timeout=600.0,
-                    )
-                    for i in range(rasa_servers)
-                )
-            )
-        )
-        for i in range(workers):
-            hook, console = free_port(), free_port()
-            worker_env = dict(base)
-            worker_env.update(
-                WEBHOOK_URL=public,
-                WEBHOOK_HOST="127.0.0.1",
-                WEBHOOK_PORT=str(hook),
-                CONSOLE_PORT=str(console),
-                CONSOLE_TRUSTED_PROXY="127.0.0.1",
-                NLU_URL=",".join(s.url for s in rasa),
-                NLU_TOKEN=token,
-                PYTHONUNBUFFERED="1",
-            )
-            worker = Worker(
-                f"worker-{i + 1}", hook, console, worker_env, run / f"worker-{i + 1}.log"
-            )
-            worker.start()
-            started.append(worker)
-        conf = run / "nginx.conf"
-        conf.write_text(
-            render_nginx(
-                run,
-                listen,
-                console_listen,
-                path,
-                [(w.webhook_port, w.console_port) for w in started],
-            )
-        )
+        for server in rasa:
+            server.start()
         nginx = subprocess.Popen(  # noqa: S603 - a fixed argv
             [exe, "-p", str(run), "-c", str(conf), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL,
@@ -272,7 +342,12 @@ async def cluster(
             rasa,
             nginx,
             run,
+            token,
         )
+        if not all(await asyncio.gather(*(made.rasa_ready(r) for r in rasa))):
+            raise RuntimeError("Rasa servers not ready: see " + str(run))
+        for worker in started:
+            worker.start()
         ready = await asyncio.gather(*(made.worker_ready(w) for w in started))
         if not all(ready):
             logs = "\n".join(w.log_path.read_text(errors="replace")[-2000:] for w in started)
@@ -285,12 +360,10 @@ async def cluster(
         if made is not None:
             await made.stop()
         else:
-            for worker in started:
-                await worker.stop()
+            for service in (*started, *rasa):
+                await service.stop(20.0)
             if nginx is not None and nginx.poll() is None:
                 nginx.kill()
-            for server in rasa:
-                await server.stop()
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -311,7 +384,7 @@ async def _main(args: argparse.Namespace) -> int:
             f"readiness: {base}/readyz   health: {base}/healthz",
             f"agent console: {running.console_url}",
             *(
-                f"{w.name}: webhook :{w.webhook_port}, console :{w.console_port}, {w.log_path}"
+                f"{w.name}: webhook :{w.port}, console :{w.console_port}, {w.log_path}"
                 for w in running.workers
             ),
             *(f"Rasa: {s.url}" for s in running.rasa),

@@ -1,13 +1,15 @@
-"""Command line: `python -m nlu parse|evaluate|train`."""
+"""Command line: `python -m nlu parse|evaluate|train|serve`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 from nlu.evaluate import evaluate, format_report
 from nlu.light import load_or_train
 from nlu.pipeline import NLU
-from nlu.rasa import DEFAULT_URL, MODEL_DIR, MODEL_PATH, train_model
+from nlu.rasa import DEFAULT_URL, MODEL_DIR, MODEL_PATH, start_server, train_model
 from nlu.trainingdata import REPO, TRAIN_DIR, write_folded
 
 CONFIG = REPO / "config.yml"
@@ -120,6 +122,38 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+async def cmd_serve(args: argparse.Namespace) -> int:
+    """One Rasa server for a deployment (deploy/systemd/kz-rasa@.service):
+    runs until Rasa exits (its code is ours, so systemd starts it again) or
+    SIGTERM stops it. NLU_TOKEN is required: every worker sends it."""
+    token = os.environ.get("NLU_TOKEN", "").strip()
+    if not token:
+        sys.stderr.write("NLU_TOKEN is not set: the bot workers must know the server's token\n")
+        return 2
+    log_path = Path(args.log) if args.log else None
+    server = await start_server(
+        f"http://127.0.0.1:{args.port}",
+        token=token,
+        timeout=args.start_timeout,
+        log_path=log_path,
+        interface=args.interface,
+    )
+    sys.stderr.write(f"Rasa server ready on {args.interface}:{args.port}\n")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set() and not server.exited:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+    if server.exited:
+        code = server.process.returncode
+        sys.stderr.write(f"Rasa server exited with {code}\n")
+        return code or 1
+    await server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m nlu")
@@ -140,7 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--min-translit", type=float, default=0.0)
     e.add_argument("--min-language", type=float, default=0.0)
 
+    sv = sub.add_parser("serve", help="run one Rasa server (a deployment's; NLU_TOKEN set)")
+    sv.add_argument("--port", type=int, default=5005)
+    sv.add_argument("--interface", default="127.0.0.1", help="address to listen on")
+    sv.add_argument("--log", help="Rasa's log file (default var/rasa-PORT.log)")
+    sv.add_argument("--start-timeout", type=float, default=600.0)
+
     args = p.parse_args(argv)
+    if args.cmd == "serve":
+        return asyncio.run(cmd_serve(args))
     if args.cmd == "train":
         return cmd_train(args)
     if args.cmd == "parse":

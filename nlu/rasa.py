@@ -394,10 +394,12 @@ async def start_server(
     token: str | None = None,
     timeout: float = 180.0,
     log_path: Path | None = None,
+    interface: str = "127.0.0.1",
 ) -> RasaServer:
-    """Start `rasa run --enable-api` on the loopback address of `url`.
+    """Start `rasa run --enable-api` on the port of `url`.
 
-    The server listens on 127.0.0.1 only and requires a token, which it is
+    The server listens on `interface` (loopback unless a deployment names its
+    private address: `python -m nlu serve --interface`) and requires a token, which it is
     given through a pipe (not its command line nor its environment); its
     environment is a minimal one (`child_env`).
     """
@@ -419,7 +421,7 @@ async def start_server(
         "--model",
         str(model),
         "--interface",
-        "127.0.0.1",
+        interface,
         "--port",
         str(port),
         "--quiet",
@@ -442,7 +444,8 @@ async def start_server(
         process.stdin.close()
     except OSError:
         pass  # it died at once: reported below with its log
-    server = RasaServer(f"http://127.0.0.1:{port}", token, process, log_path, model)
+    local = "127.0.0.1" if interface in ("0.0.0.0", "::") else interface  # noqa: S104
+    server = RasaServer(f"http://{local}:{port}", token, process, log_path, model)
     client = RasaClient(server.url, token, timeout=2.0, retries=0)
     try:
         loop = asyncio.get_running_loop()
