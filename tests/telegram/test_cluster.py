@@ -1,10 +1,12 @@
 """The production topology on one machine (bot/cluster.py, `make cluster`):
 nginx (deploy/nginx.conf) in front of two webhook workers, two Rasa servers,
 PostgreSQL and Redis. A crowd of citizens asks questions through nginx, the
-way Telegram delivers them (an update that gets no 200 is delivered again);
-meanwhile one worker is SIGKILLed and one Rasa server is stopped and started
-again. Every question is answered once, from Rasa, and the killed worker is
-started again."""
+way Telegram delivers them (an update that gets no 200 is delivered again),
+while two citizens book a slot and one applies; meanwhile one worker is
+SIGKILLed and one Rasa server is stopped and started again. Every question
+is answered (twice at most where the dead worker held it), from Rasa, every
+booking and application is stored once, and the killed worker is started
+again."""
 
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.cluster import Cluster, cluster, nginx_executable
 from nlu.light import LightModels
 from nlu.rasa import MODEL_PATH, RASA_VENV
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.tg_support import TEST_DATABASE_URL, TEST_REDIS_URL, bot_env, new_id
+from tests.telegram.transcript import APPLICATION_KK, BOOKING_KK, BOOKING_RU, play, render
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -102,7 +107,7 @@ async def _citizen(
 
 
 async def test_a_crowd_through_nginx_survives_a_killed_worker_and_a_restarted_rasa(
-    running: tuple[FakeTelegram, Cluster],
+    running: tuple[FakeTelegram, Cluster], postgres_url: str
 ) -> None:
     fake, c = running
     assert list(fake.webhooks) == [c.url]  # both workers registered nginx's address
@@ -121,8 +126,23 @@ async def test_a_crowd_through_nginx_survives_a_killed_worker_and_a_restarted_ra
         assert await c.rasa_ready(rasa)
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=90)) as http:
+
+        async def send(update: dict[str, Any]) -> None:
+            await _deliver(http, fake, c.url, update)
+
+        flows = {new_id(): (BOOKING_RU, "ru"), new_id(): (BOOKING_KK, "kk")}
+        applicant = new_id()
+        # Up to the confirmation (the staff chat's part is the hand-off tests').
+        confirm = next(i for i, st in enumerate(APPLICATION_KK) if st.press == "app:confirm")
+        flows[applicant] = (APPLICATION_KK[: confirm + 1], "kk")
         crowd = asyncio.gather(*(_citizen(http, fake, c.url, n) for n in range(CITIZENS)))
-        _, answers = await asyncio.gather(trouble(), crowd)
+        played = asyncio.gather(
+            *(
+                play(fake, user, script, lang=lang, send=send, quiet=False, timeout=120)
+                for user, (script, lang) in flows.items()
+            )
+        )
+        _, answers, transcripts = await asyncio.gather(trouble(), crowd, played)
         assert await c.worker_ready(victim), victim.log_path.read_text()[-3000:]
         await fake.quiet(1.0)
 
@@ -141,6 +161,24 @@ async def test_a_crowd_through_nginx_survives_a_killed_worker_and_a_restarted_ra
         # reached it between that look and the kill).
         assert extra <= redelivered <= victim_in_hand[0] + 2, (extra, redelivered, victim_in_hand)
         assert victim.starts == 2 and rasa.starts == 2  # started again, as systemd would
+
+        # Each booking citizen holds one booking, the applicant one
+        # application (a window booked twice the database refuses:
+        # uq_bookings_window).
+        engine = create_async_engine(postgres_url)
+        try:
+            async with engine.connect() as db:
+                # (play raised if a step had no answer within its timeout.)
+                for k, user in enumerate(flows):
+                    table = "applications" if user == applicant else "bookings"
+                    only = "" if table == "applications" else " AND status = 'active'"
+                    count = await db.scalar(
+                        text(f"SELECT count(*) FROM {table} WHERE user_id = :u{only}"),  # noqa: S608
+                        {"u": user},
+                    )
+                    assert count == 1, (table, render(transcripts[k]))
+        finally:
+            await engine.dispose()
 
         # Both Rasa servers are in again, on both workers.
         base = c.url.rsplit("/", 1)[0]

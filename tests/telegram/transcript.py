@@ -24,7 +24,7 @@ import itertools
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,11 +262,23 @@ async def play(
     lang: str = "ru",
     timeout: float = 30,
     pause: float = 2.0,
+    send: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+    quiet: bool = True,
 ) -> list[Exchange]:
     """Play `script` as citizen `user`; after each step wait until the bot
     has gone quiet and keep what it did in that chat. A person reads the
     answer before the next step: `pause` seconds (the flood guard lets a
-    burst of 5 through, then one message every 2 s)."""
+    burst of 5 through, then one message every 2 s). `send` delivers an
+    update (a webhook POST); by default it is queued for getUpdates.
+    `quiet=False` waits for the first reply only (other citizens keep the
+    bot busy)."""
+
+    async def deliver(update: dict[str, Any]) -> None:
+        if send is None:
+            fake.push(update)
+        else:
+            await send(update)
+
     exchanges: list[Exchange] = []
     ids = itertools.count(10**6)
     for i, step in enumerate(script):
@@ -274,19 +286,20 @@ async def play(
             await asyncio.sleep(pause)
         mark = fake.mark()
         if step.say is not None:
-            fake.push(fake.text(user, step.say, lang=lang))
+            await deliver(fake.text(user, step.say, lang=lang))
         elif step.press is not None:
             step = Step(press=_resolve(fake, user, step.press))
             try:
-                fake.push(fake.press(user, step.press, lang=lang))
+                update = fake.press(user, step.press, lang=lang)
             except LookupError:
                 exchanges.append(Exchange(step, [], "no such button on the screen: skipped"))
                 continue
+            await deliver(update)
         elif step.staff is not None:
-            fake.push(_staff_update(fake, user, step.staff, ids))
+            await deliver(_staff_update(fake, user, step.staff, ids))
         else:
             make: Callable[..., dict[str, Any]] = getattr(fake, step.other or "sticker")
-            fake.push(make(user, lang=lang))
+            await deliver(make(user, lang=lang))
         # Until the bot has said something in either chat (a press may be
         # answered by an edit only, a staff command by a post in the staff chat).
         deadline = asyncio.get_running_loop().time() + timeout
@@ -296,7 +309,10 @@ async def play(
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"no answer to {_what(step)!r} in {timeout} s")
             await asyncio.sleep(0.05)
-        await fake.quiet(0.6)
+        if quiet:
+            await fake.quiet(0.6)
+        else:
+            await asyncio.sleep(0.6)
         calls = [
             c
             for c in fake.calls[mark:]
