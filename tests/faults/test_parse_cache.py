@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -24,27 +22,19 @@ pytestmark = [pytest.mark.rasa]
 QUESTION = "какие документы нужны для дубликата диплома"
 
 
-@pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    await server.start()
-    yield server
-    server.stop()
-
-
-async def _worker(rasa: RasaServer, redis: RedisServer, light: LightModels) -> NLU:
+async def _worker(rasa: RasaServer, private_redis: RedisServer, light: LightModels) -> NLU:
     client = RasaClient(rasa.url, rasa.token)
     assert await client.ready()
     nlu = NLU(client, light)
-    nlu.shared = SharedParseCache(redis_client(redis.url))
+    nlu.shared = SharedParseCache(redis_client(private_redis.url))
     return nlu
 
 
 async def test_one_workers_parse_answers_another_and_names_no_words(
-    rasa_server: RasaServer, redis: RedisServer, light: LightModels
+    rasa_server: RasaServer, private_redis: RedisServer, light: LightModels
 ) -> None:
-    a = await _worker(rasa_server, redis, light)
-    b = await _worker(rasa_server, redis, light)
+    a = await _worker(rasa_server, private_redis, light)
+    b = await _worker(rasa_server, private_redis, light)
     try:
         assert a.version and a.version == b.version
         first = await a.parse(QUESTION)
@@ -62,7 +52,7 @@ async def test_one_workers_parse_answers_another_and_names_no_words(
 
         # Numbers (an IIN, a phone) never reach the shared cache.
         await a.parse("мой иин 900101300123 какой статус заявки")
-        store = redis_client(redis.url)
+        store = redis_client(private_redis.url)
         keys = [k.decode() async for k in store.scan_iter(f"{KEY_PREFIX}*")]
         assert len(keys) == 1 and a.version in keys[0]
         stored = (await store.get(keys[0])).decode()
@@ -83,14 +73,14 @@ async def test_one_workers_parse_answers_another_and_names_no_words(
 
 async def test_redis_down_costs_only_the_cache(
     rasa_server: RasaServer,
-    redis: RedisServer,
+    private_redis: RedisServer,
     light: LightModels,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    nlu = await _worker(rasa_server, redis, light)
+    nlu = await _worker(rasa_server, private_redis, light)
     assert nlu.shared is not None
     try:
-        redis.stop()
+        private_redis.stop()
         caplog.set_level(logging.WARNING, logger="nlu.cache")
         started = time.perf_counter()
         results = [

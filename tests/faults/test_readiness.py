@@ -3,9 +3,6 @@ Redis and at least one Rasa server answer; each part that does not is named."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,24 +17,16 @@ from tests.redis_server import RedisServer
 pytestmark = [pytest.mark.rasa]
 
 
-@pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    await server.start()
-    yield server
-    server.stop()
-
-
 async def test_ready_only_when_every_part_answers(
     sessions: async_sessionmaker[AsyncSession],
     rasa_server: RasaServer,
-    redis: RedisServer,
+    private_redis: RedisServer,
     light: LightModels,
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     nlu = NLU(RasaPool([dead, rasa_server.url], rasa_server.token), light)
     nobody = NLU(RasaClient(dead, "t", timeout=0.5), light)
-    store = redis_client(redis.url)
+    store = redis_client(private_redis.url)
     try:
         # One Rasa server of two is enough.
         assert await readiness(sessions, store, nlu) == {
@@ -50,7 +39,7 @@ async def test_ready_only_when_every_part_answers(
         # Without Redis configured, Redis is not asked about.
         assert await readiness(sessions, None, nlu) == {"database": True, "nlu": True}
 
-        redis.stop()
+        private_redis.stop()
         parts = await readiness(sessions, store, nlu)
         assert parts == {"database": True, "nlu": True, "redis": False}
     finally:
