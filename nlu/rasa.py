@@ -151,6 +151,7 @@ class RasaPool:
         self.token = token
         self.probe_every = probe_every
         self._turn = 0
+        self._last_model: str | None = None
 
     @property
     def url(self) -> str:
@@ -162,7 +163,10 @@ class RasaPool:
         """The model the servers in the pool answer with; during a rollout
         (two models in) both, so no parse is filed under either alone."""
         ids = sorted({m.client.model_id for m in self.members if m.up and m.client.model_id})
-        return "+".join(ids) or None
+        if ids:
+            self._last_model = "+".join(ids)
+        # None in, the last model known: the parses cached meanwhile stay good.
+        return self._last_model
 
     @property
     def urls(self) -> list[str]:

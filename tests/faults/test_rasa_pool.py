@@ -113,6 +113,26 @@ async def test_two_servers_share_the_parses_and_one_dying_is_not_noticed(
         await nlu.close()
 
 
+async def test_with_every_server_out_the_parses_cached_before_still_answer(
+    rasa_server: RasaServer, second: list[RasaServer], light: LightModels
+) -> None:
+    only = second[0]
+    nlu = NLU(RasaPool([only.url], rasa_server.token, probe_every=0.2), light, retry_after=0.1)
+    try:
+        assert nlu.client is not None and await nlu.client.ready()
+        first = await nlu.parse(QUESTIONS[0])
+        assert first.source == "rasa"
+        only.kill()
+        fresh = await nlu.parse(DURING[0])  # finds the server gone: none is in
+        assert fresh.degraded
+        again = await nlu.parse(QUESTIONS[0])
+        # Still the model's parse (the last model known), not the fallback's.
+        assert again.source == "rasa" and again.intent == first.intent
+        assert nlu.stats.cache_hits == 1
+    finally:
+        await nlu.close()
+
+
 async def test_a_list_of_servers_none_answering_falls_back_and_starts_nothing(
     light: LightModels,
 ) -> None:
