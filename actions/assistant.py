@@ -918,7 +918,9 @@ class Assistant:
         conv.pending_intent = None
         conv.last_unit = entry.id
         text = self._render([entry], lang)
-        extra = self._calendar_lines(turn, entry.intents[0], service, conv.last_channel)
+        extra = self._calendar_lines(
+            turn, entry.intents[0], service, conv.last_channel, entry.states
+        )
         if extra:
             # "ЦОН в воскресенье работает?": and whether it is open now, when it opens.
             text += "\n\n" + extra
@@ -1140,7 +1142,9 @@ class Assistant:
         conv.pending_intent = None
         conv.last_unit = entries[0].id
         text = self._render(entries, lang)
-        extra = self._calendar_lines(turn, intent, service, channel)
+        extra = self._calendar_lines(
+            turn, intent, service, channel, frozenset().union(*(e.states for e in entries))
+        )
         if extra:
             text += "\n\n" + extra
         outcome = Outcome(
@@ -1284,8 +1288,15 @@ class Assistant:
 
     # -- calendar lines -------------------------------------------------------
     def _calendar_lines(
-        self, turn: Turn, intent: str, service: str | None, channel: str | None
+        self,
+        turn: Turn,
+        intent: str,
+        service: str | None,
+        channel: str | None,
+        stated: frozenset[str] = frozenset(),
     ) -> str:
+        """Live lines under an answer (open now, worked deadlines); `stated`:
+        the calendar notes the answer's own text already gives."""
         lang = turn.lang
         now = self.clock()
         text = turn.event.text or ""
@@ -1293,7 +1304,7 @@ class Assistant:
         if intent == "ask_schedule" and service:
             return self._schedule_now(lang, service, channel, now)
         if intent == "ask_processing_time" and service == "duplicate":
-            return self._due_lines(lang, channel, mentioned, now)
+            return self._due_lines(lang, channel, mentioned, now, stated)
         if intent in ("ask_application_period", "ask_processing_time") and service in (
             "grant",
             "social_support",
@@ -1334,7 +1345,12 @@ class Assistant:
         return "\n".join(lines)
 
     def _due_lines(
-        self, lang: str, channel: str | None, mentioned: date | None, now: datetime
+        self,
+        lang: str,
+        channel: str | None,
+        mentioned: date | None,
+        now: datetime,
+        stated: frozenset[str] = frozenset(),
     ) -> str:
         at = now
         if mentioned and mentioned != now.date():
@@ -1355,6 +1371,8 @@ class Assistant:
                 )
             )
             for key in due.note_keys:
+                if key in stated:
+                    continue  # the answer said it already
                 note = {
                     "psc_acceptance_day_not_counted": "due-psc-note",
                     "moved_to_next_working_day": "due-moved-note",

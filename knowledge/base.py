@@ -94,7 +94,12 @@ _SHORT_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 )
 
 _ENTRY_KEYS = frozenset(
-    {"id", "intents", "services", "channels", "cite", "text", "unknown", "detail", "ask"}
+    {"id", "intents", "services", "channels", "cite", "text", "unknown", "detail", "ask", "states"}
+)
+# The calendar's notes under a worked deadline (knowledge/calendar.py): a unit
+# whose own text states one (`states:`) does not get it again below.
+CALENDAR_NOTES = frozenset(
+    {"psc_acceptance_day_not_counted", "moved_to_next_working_day", "due_falls_on_non_working_day"}
 )
 _CITE_KEYS = frozenset({"standard", "clause", "sub"})
 
@@ -263,6 +268,8 @@ class Entry:
     # Example questions per language (how a citizen would ask for this unit);
     # the unit ranker (actions/units.py) matches messages against them.
     ask: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    # The calendar notes (CALENDAR_NOTES) its text already states.
+    states: frozenset[str] = frozenset()
 
     @property
     def is_general(self) -> bool:
@@ -672,6 +679,11 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
         if not isinstance(detail, bool):
             raise KnowledgeError(path, "`detail` must be true or false", entry_id)
         ask = _examples(raw.get("ask"), path, entry_id)
+        states = raw.get("states") or []
+        if not isinstance(states, list) or not set(states) <= CALENDAR_NOTES:
+            raise KnowledgeError(
+                path, f"`states` lists calendar notes, of {sorted(CALENDAR_NOTES)}", entry_id
+            )
         if detail and not ask:
             raise KnowledgeError(path, "a `detail: true` unit needs `ask` examples", entry_id)
         raw_channels = raw.get("channels")
@@ -696,6 +708,7 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
                 unknown=unknown,
                 detail=detail,
                 ask=MappingProxyType(ask),
+                states=frozenset(states),
             )
         )
     return entries

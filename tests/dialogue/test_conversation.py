@@ -141,3 +141,16 @@ async def test_a_torn_question_offers_both_likely_topics(citizen: Citizen) -> No
         # Either fact of the standard answers it: the readiness notification
         # (clause 6) or the status by remote access with an EDS (clause 15).
         assert "уведомлени" in text_of(o) or "статус" in text_of(o)
+
+
+async def test_the_centre_acceptance_day_rule_is_said_once(citizen: Citizen) -> None:
+    """The standard's text says the ЦОН day is not counted; the worked dates
+    under it do not say it again (a phone screen has no room for echoes)."""
+    o = await citizen.says("сколько дней делают дубликат диплома?")
+    text = text_of(o)
+    assert "30 календарных дней" in text and "будет принято" in text
+    assert text.count("ЦОН день приема") + text.count("ЦОН день приёма") == 1, text
+    o = await citizen.says("телнұсқа қанша күнде дайын болады?")
+    text = text_of(o)
+    assert "күнтізбелік 30 күн" in text and "күні қабылданады" in text
+    assert text.count("қабылданған күн") == 1, text
