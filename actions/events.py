@@ -54,6 +54,9 @@ class Outcome:
     intent: str | None = None
     confidence: float = 0.0
     degraded: bool = False
+    # Where the understanding came from: "rasa", "fallback" (no Rasa server
+    # answers), "slow" (Rasa did not answer this message in time), "rule".
+    nlu_source: str = "rasa"
     # The knowledge units the replies give, the one the answer leads with first.
     units: list[str] = field(default_factory=list)
 

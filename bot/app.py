@@ -73,7 +73,13 @@ async def build_app(settings: Settings, *, start_nlu: bool = True) -> AsyncItera
         states = MemoryStateStore()
     token = settings.nlu_token.get_secret_value() if settings.nlu_token else None
     # A loaded machine starts Rasa slowly (measured up to 180 s): wait longer than that.
-    nlu = await NLU.create(settings.nlu_url, token, start=start_nlu, start_timeout=600.0)
+    nlu = await NLU.create(
+        settings.nlu_url,
+        token,
+        start=start_nlu,
+        start_timeout=600.0,
+        slow_after=settings.nlu_slow_after,
+    )
     if redis is not None:
         # Every worker's parses, for every worker (nlu/cache.py).
         nlu.shared = SharedParseCache(redis)

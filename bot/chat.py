@@ -59,7 +59,12 @@ async def run_interactive(assistant: Assistant) -> None:
         outcome = await assistant.handle(event)
         payloads = _show(outcome)
         if outcome.degraded:
-            _print("   (NLU: degraded mode, Rasa unavailable)")
+            why = (
+                "Rasa too slow for this message"
+                if outcome.nlu_source == "slow"
+                else "Rasa unavailable"
+            )
+            _print(f"   (NLU: degraded mode, {why})")
 
 
 async def run_jsonl(assistant: Assistant) -> None:

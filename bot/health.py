@@ -56,6 +56,7 @@ def nlu_status(nlu: NLU) -> dict[str, Any]:
         "rasa_ok": stats.rasa_ok,
         "rasa_failed": stats.rasa_failed,
         "degraded": stats.degraded,
+        "slow": stats.slow,
         "cache_hits": stats.cache_hits,
         "shared_cache_hits": stats.shared_hits,
     }

@@ -57,6 +57,10 @@ MIN_FAMILIARITY = 0.6
 # Recent texts whose parse is kept (per process): a repeated message costs
 # no Rasa call and no embedding. Degraded parses are not kept.
 PARSE_CACHE = 4096
+# Seconds a message waits for Rasa before the fallback classifier answers it
+# (NLU.slow_after; `NLU_SLOW_AFTER`). Rasa alone parses in ~7 ms; a queue of
+# this length means a burst bigger than the servers can take.
+SLOW_AFTER = 1.5
 
 
 @dataclass
@@ -216,6 +220,9 @@ class NLUStats:
     cache_hits: int = 0
     shared_hits: int = 0
     degraded: int = 0
+    # Parses Rasa did not give within `NLU.slow_after` (a long queue): that
+    # message was answered by the fallback classifier, Rasa stayed in.
+    slow: int = 0
     last_failure: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     # The Rasa server the bot started: how often it died, was started again,
@@ -261,9 +268,16 @@ class NLU:
         light: LightModels,
         *,
         retry_after: float = 3.0,
+        slow_after: float | None = SLOW_AFTER,
         neighbours: IntentNeighbours | None = None,
     ) -> None:
         self.client = client
+        # A parse Rasa has not given after this many seconds is given up for
+        # that message only (the fallback classifier answers it): a long
+        # queue at Rasa never holds a citizen's reply, and does not take Rasa
+        # out for the others as a failure does. None: wait for the client's
+        # own timeout.
+        self.slow_after = slow_after
         self.light = light
         # A second opinion, in meaning, when DIET is unsure (nlu/embed.py).
         self.neighbours = neighbours
@@ -317,6 +331,7 @@ class NLU:
         data_dir: Path = TRAIN_DIR,
         timeout: float = 2.0,
         start_timeout: float = 180.0,
+        slow_after: float | None = SLOW_AFTER,
     ) -> NLU:
         """Build the pipeline; start our own Rasa server when none answers at
         `url` (loopback only) and `start` is set."""
@@ -334,7 +349,7 @@ class NLU:
             client = RasaPool(urls, token, timeout=timeout)
         else:
             client = RasaClient(urls[0], token, timeout=timeout)
-        nlu = cls(client, light, neighbours=neighbours)
+        nlu = cls(client, light, neighbours=neighbours, slow_after=slow_after)
         if not await client.ready():
             host = urlsplit(urls[0]).hostname or ""
             if start and len(urls) == 1 and host in ("127.0.0.1", "localhost", "::1"):
@@ -485,14 +500,23 @@ class NLU:
             return result
 
         raw: dict[str, Any] | None = None
+        slow = False
         if self.client is not None and time.monotonic() >= self._down_until:
             try:
-                raw = await self.client.parse(normalized)
+                raw = await asyncio.wait_for(self.client.parse(normalized), self.slow_after)
                 self.stats.rasa_ok += 1
                 if self._model_unsure:
                     # Back after a failure: maybe with another model.
                     self._model_unsure = False
                     await self.client.ready()
+            except TimeoutError:
+                # Only this message waited too long (the client's own timeout
+                # is a RasaUnavailable): Rasa is busy, not gone.
+                slow = True
+                self.stats.slow += 1
+                log.info(
+                    "NLU slow: no parse within %.1f s, fallback for this message", self.slow_after
+                )
             except RasaUnavailable as exc:
                 self._model_unsure = True
                 self.stats.rasa_failed += 1
@@ -529,7 +553,7 @@ class NLU:
             ranking = [{"name": n, "confidence": c} for n, c in ranked]
             intent, confidence = ranked[0]
             found = ents.merge([], cleaned)
-            degraded, source = True, "fallback"
+            degraded, source = True, "slow" if slow else "fallback"
 
         if self.light.familiarity(normalized) < MIN_FAMILIARITY:
             # Keyboard mashing gets confident-looking guesses from any

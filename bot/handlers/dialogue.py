@@ -8,6 +8,7 @@ moment (bot/bursts.py) and is dropped when that next message came."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from aiogram import Bot, F, Router
@@ -46,7 +47,18 @@ async def on_text(
 ) -> None:
     text = message.text or ""
     started = assistant.clock().timestamp()
+    began = time.perf_counter()
     outcome = await assistant.handle(Event(citizen.id, text=text, lang_hint=await citizen.lang()))
+    # The turn, without the citizen's words: what was understood, from where.
+    log.info(
+        "turn: lang=%s intent=%s confidence=%.2f unit=%s nlu=%s ms=%d",
+        outcome.lang,
+        outcome.intent,
+        outcome.confidence,
+        outcome.units[0] if outcome.units else "-",
+        outcome.nlu_source,
+        (time.perf_counter() - began) * 1000,
+    )
     if (
         bursts.may_be_fragment(text, outcome.intent)
         and await kept_as_fragment(assistant, citizen.id, text, started)

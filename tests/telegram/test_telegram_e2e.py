@@ -454,7 +454,16 @@ async def test_real_rasa_answers_in_each_language(
                 [answer] = await private.wait_for("sendMessage", chat_id=user, timeout=20)
                 assert cite in answer.text, (question, answer.text)
                 assert bool(KAZAKH_LETTERS.search(answer.text)) == (lang == "kk")
-            assert "degraded mode" not in proc.log()
+            log = proc.log()
+            assert "degraded mode" not in log
+            # One line per message for the operator: what was understood, from
+            # where, and how fast; never the citizen's words.
+            turns = [line for line in log.splitlines() if "turn: " in line]
+            assert len(turns) == 4, turns
+            assert "lang=ru intent=ask_documents" in turns[0], turns[0]
+            assert "unit=duplicate.documents nlu=rasa" in turns[0], turns[0]
+            assert all("nlu=rasa" in line for line in turns), turns
+            assert "документы" not in "\n".join(turns) and "құжаттар" not in "\n".join(turns)
         finally:
             assert await proc.stop() == 0
 
