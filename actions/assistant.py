@@ -672,6 +672,12 @@ class Assistant:
             if unit is not None:
                 conv.misses = 0
                 return self._with(parsed, self._answer_unit(turn, unit, service))
+            if intent == "submit_application" and _HOW_RE.search(parsed.normalized):
+                # "дипломның телнұсқасын қалай аламын?" half-read as "I want to
+                # apply": how one gets the service is where and how to apply,
+                # not a form that asks for the citizen's personal data.
+                intent = "ask_where_to_apply"
+                turn.settled_intent = intent
         if not followup and (not confident or intent in KNOWLEDGE_INTENTS):
             unit = self._choose_unit(turn, parsed, intent, confident, service, channel)
             if unit is not None:
@@ -697,6 +703,10 @@ class Assistant:
             return self._with(parsed, await self.set_language(turn.event.user_id, target))
         flow = self._flow_by_intent.get(intent)
         if flow is not None:
+            if service:
+                # "дипломның телнұсқасына өтініш бергім келеді": a question
+                # typed during the form is about that service.
+                conv.last_service = service
             return self._with(parsed, await flow.on_intent(self.context(turn), intent))
         return self._with(parsed, self._route(turn, intent, service, channel))
 
@@ -996,6 +1006,7 @@ class Assistant:
     def _with(parsed: ParseResult, outcome: Outcome) -> Outcome:
         outcome.confidence = parsed.confidence
         outcome.degraded = parsed.degraded
+        outcome.nlu_source = parsed.source
         if outcome.intent is None:
             outcome.intent = parsed.intent
         return outcome

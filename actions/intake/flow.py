@@ -76,6 +76,10 @@ _CAP = "A-ZА-ЯЁӘҒҚҢӨҰҮҺІ"
 _LOW = "a-zа-яёәғқңөұүһі"
 _NAME_RE = re.compile(rf"[{_CAP}][{_LOW}'’-]+(?:\s+[{_CAP}][{_LOW}'’-]+){{1,4}}")
 ESCAPE_MAX_LEN = 80
+# Before consent nothing is entered: any message understood as more than
+# yes / no / small talk is answered, and the form waits.
+NOT_A_QUESTION = frozenset({"affirm", "deny", "greet", "thank", "help", "nlu_fallback"})
+QUESTION_CONFIDENCE = 0.45
 
 
 # Reply carries the file itself now (Reply.document); kept for readability.
@@ -215,8 +219,10 @@ class ApplicationFlow:
                 return self._consent(ctx, form, True)
             if said in self._words(ctx, "intake-words-no"):
                 return self._consent(ctx, form, False)
-            if await self._is_request(text):
-                return None  # "позовите оператора", "а зачем ИИН?": the assistant answers
+            if await self._is_request(text) or await self._is_question(text):
+                # "позовите оператора", "а зачем ИИН?", "қандай құжаттар керек":
+                # the assistant answers; nothing is entered yet, the form waits.
+                return None
             return self._show(ctx, form, ctx.t(ctx.lang, "intake-err-use-buttons"))
         if step_key not in BY_KEY:  # summary / choosing what to edit
             if text.rstrip().endswith("?"):
@@ -271,6 +277,13 @@ class ApplicationFlow:
             return False
         parsed = await self.nlu.parse(text)
         return parsed.intent in ESCAPE_INTENTS and parsed.confidence >= ESCAPE_CONFIDENCE
+
+    async def _is_question(self, text: str) -> bool:
+        """Anything the assistant understands, other than yes / no / small talk."""
+        if self.nlu is None or len(text) > ESCAPE_MAX_LEN * 3:
+            return False
+        parsed = await self.nlu.parse(text)
+        return parsed.intent not in NOT_A_QUESTION and parsed.confidence >= QUESTION_CONFIDENCE
 
     def _words(self, ctx: FlowContext, key: str) -> set[str]:
         # Either language's words: a citizen may type "отмена" in a Kazakh chat.

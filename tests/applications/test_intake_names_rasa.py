@@ -48,3 +48,71 @@ async def test_a_name_is_the_answer(
     # A request typed where a text is expected still leaves the step (the form waits).
     await chat.say("проверить статус моего заявления")
     assert chat.last.intent == "check_status"
+
+
+async def test_a_question_before_consent_is_answered_and_the_form_waits(
+    rasa_nlu: NLU,
+    kb: KnowledgeBase,
+    calendar: Calendar,
+    clock: Clock,
+    applications: Applications,
+) -> None:
+    """ "қандай құжаттар керек" typed at the consent screen got the 600-character
+    consent text again: nothing is entered yet, the question is answered."""
+    assistant = Assistant(
+        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
+    )
+    chat = Chat(assistant, 7002)
+    await chat.say("дипломның телнұсқасына өтініш бергім келеді")
+    assert "app:consent:yes" in chat.payloads()
+    await chat.say("кандай кужаттар керек")
+    assert chat.last.units[:1] == ["duplicate.documents"], chat.text()
+    assert "app:consent:yes" not in chat.payloads()
+    await chat.say("иә")  # the form waited at its consent
+    assert "Сұрақ 1 / 11" in chat.text(), chat.text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "саламатсызба дипломнын телнускасын калай алам, кошип журип жогалтып алдым",
+        "diplomnyn telnusqasyn qalai alamyn",
+    ],
+)
+async def test_how_do_i_get_it_is_a_question_not_a_form(
+    rasa_nlu: NLU,
+    kb: KnowledgeBase,
+    calendar: Calendar,
+    clock: Clock,
+    applications: Applications,
+    text: str,
+) -> None:
+    """ "How do I get a duplicate?" half-read as "I want to apply" opened a form
+    asking for personal data; it is where and how to apply."""
+    assistant = Assistant(
+        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
+    )
+    chat = Chat(assistant, 7003)
+    await chat.say(text)
+    assert "app:consent:yes" not in chat.payloads(), chat.text()
+    assert chat.last.units[:1] in (["duplicate.where_to_apply"], ["duplicate.provider_university"])
+
+
+async def test_how_can_one_apply_half_read_as_apply_is_answered_from_the_standard(
+    rasa_nlu: NLU,
+    kb: KnowledgeBase,
+    calendar: Calendar,
+    clock: Clock,
+    applications: Applications,
+) -> None:
+    """The model reads "қалай өтініш беруге болады" as "I want to apply" at
+    0.68; its words ask how: where and how to apply, no personal-data form."""
+    assistant = Assistant(
+        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
+    )
+    parsed = await rasa_nlu.parse("қалай өтініш беруге болады")
+    assert parsed.intent == "submit_application" and parsed.confidence < 0.75  # the premise
+    chat = Chat(assistant, 7004)
+    await chat.say("қалай өтініш беруге болады")
+    assert "app:consent:yes" not in chat.payloads(), chat.text()
+    assert chat.last.intent == "ask_where_to_apply", (chat.last.intent, chat.text())
