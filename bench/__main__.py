@@ -14,7 +14,7 @@ import importlib
 import json
 import sys
 
-PARTS = ["bench.nlu", "bench.telegram", "bench.booking", "bench.soak"]
+PARTS = ["bench.nlu", "bench.telegram", "bench.burst", "bench.booking", "bench.soak"]
 
 
 def main() -> int:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.methods import SendMessage
 from aiogram.types import Update
 
@@ -173,8 +173,28 @@ class Setup:
     rasa: RasaServer | None = None
 
 
-async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) -> dict[str, Any]:
-    """`citizens` at once, each asking `rounds` questions one after another."""
+@dataclass
+class BenchBot:
+    """A bot as the benchmarks drive it: updates go to `dp.feed_update(bot, ...)`."""
+
+    bot: Bot
+    dp: Dispatcher
+    nlu: NLU
+    # update(user id, text, language code): a private text message from that citizen
+    update: Callable[[int, str, str], Update]
+
+
+@contextlib.asynccontextmanager
+async def bench_bot(
+    setup: Setup, *, update_ids: int, rasa_timeout: float = 10.0, rasa_retries: int = 1
+) -> AsyncIterator[BenchBot]:
+    """The whole bot on one Dispatcher: SQLite in a temporary directory,
+    conversation state in memory (in Redis with `setup.redis_url`), the NLU
+    on `setup.rasa` (`RasaClient(url, token, timeout=rasa_timeout,
+    retries=rasa_retries)`) or on the light classifier alone, the assistant,
+    a flood policy no benchmark citizen trips, and a Bot for the fake Bot API
+    at `setup.api_url` that notes each update's first reply (`Timing`, set
+    per update in `_timing`). Update ids start above `update_ids`."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await create_schema(engine)
@@ -185,7 +205,7 @@ async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) ->
             RedisStateStore(redis, prefix=prefix + "conv") if redis else MemoryStateStore()
         )
         client = (
-            RasaClient(setup.rasa.url, setup.rasa.token, timeout=10.0)
+            RasaClient(setup.rasa.url, setup.rasa.token, timeout=rasa_timeout, retries=rasa_retries)
             if setup.rasa is not None
             else None
         )
@@ -206,11 +226,10 @@ async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) ->
         bot.session.middleware(_note_reply)
         dp = build_dispatcher(assistant, sessions, shared)
         ids = iter(range(10**9, 2 * 10**9))
-        timings: list[Timing] = []
 
         def update(user_id: int, text: str, lang: str) -> Update:
             raw: dict[str, Any] = {
-                "update_id": first_user * 1000 + next(ids),
+                "update_id": update_ids + next(ids),
                 "message": {
                     "message_id": next(ids),
                     "date": int(time.time()),
@@ -226,25 +245,8 @@ async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) ->
             }
             return Update.model_validate(raw, context={"bot": bot})
 
-        async def citizen(user_id: int, record: bool) -> None:
-            for i in range(rounds):
-                lang, text = QUESTIONS[(user_id + i) % len(QUESTIONS)]
-                timing = Timing(time.perf_counter())
-                token = _timing.set(timing)
-                try:
-                    await dp.feed_update(bot, update(user_id, text, lang))
-                finally:
-                    _timing.reset(token)
-                if record:
-                    timings.append(timing)
-
         try:
-            # Warm up: first-use costs (connections, caches, the first parse).
-            await asyncio.gather(*(citizen(first_user - 1 - u, False) for u in range(8)))
-            cpu0, started = time.process_time(), time.perf_counter()
-            await asyncio.gather(*(citizen(first_user + u, True) for u in range(citizens)))
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu0
+            yield BenchBot(bot, dp, nlu, update)
         finally:
             if client is not None:
                 await client.close()
@@ -252,6 +254,31 @@ async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) ->
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+
+
+async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) -> dict[str, Any]:
+    """`citizens` at once, each asking `rounds` questions one after another."""
+    timings: list[Timing] = []
+    async with bench_bot(setup, update_ids=first_user * 1000) as b:
+
+        async def citizen(user_id: int, record: bool) -> None:
+            for i in range(rounds):
+                lang, text = QUESTIONS[(user_id + i) % len(QUESTIONS)]
+                timing = Timing(time.perf_counter())
+                token = _timing.set(timing)
+                try:
+                    await b.dp.feed_update(b.bot, b.update(user_id, text, lang))
+                finally:
+                    _timing.reset(token)
+                if record:
+                    timings.append(timing)
+
+        # Warm up: first-use costs (connections, caches, the first parse).
+        await asyncio.gather(*(citizen(first_user - 1 - u, False) for u in range(8)))
+        cpu0, started = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(citizen(first_user + u, True) for u in range(citizens)))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
     answered = [t for t in timings if t.replied is not None]
     latency = [t.replied - t.started for t in answered if t.replied is not None]
     result: dict[str, Any] = {
@@ -265,7 +292,7 @@ async def _load(setup: Setup, citizens: int, rounds: int, *, first_user: int) ->
     }
     if setup.rasa is not None:
         # Updates answered by the fallback classifier because Rasa did not answer in time.
-        result["nlu_degraded"] = nlu.stats.degraded
+        result["nlu_degraded"] = b.nlu.stats.degraded
         result["rasa_parse_ms"] = _ms([t.rasa for t in answered])
         result["nlu_pipeline_ms"] = _ms([t.nlu for t in answered])
         result["bot_added_ms"] = _ms(
