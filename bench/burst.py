@@ -1,13 +1,13 @@
 """Open-loop burst: replies stay fast while new citizens pour in.
 
 Measured on the 2-core development machine (one bot process, one Rasa
-server), 2026-12-05: 15/s p50 68 ms; 30/s p50 252 ms, p99 4.2 s; 50/s p50
-13 s; 100/s and 200/s run away (not all answered within 30 s). No parse was
-slow at Rasa (nlu_slow 0): the bot process itself is the limit, about 99 ms
-of CPU per message of citizen text, most of it the meaning embedding of the
-unit ranker and the intent second opinion (21 ms a short message, 43 ms a
-long story). The default rates are around that knee; docs/deploy.md sizes
-workers from it.
+server), 2026-12-05, 15 s a rate: 15/s p50 54 ms (p99 1.2 s: the fragments
+held by design); 30/s p50 126 ms, p99 2.6 s; 50/s p50 44 ms, p99 8.5 s, all
+answered. No parse was slow at Rasa (nlu_slow 0): the bot process is the
+limit, 47 ms of CPU per message of citizen text, most of it the one meaning
+embedding per message (21 ms a short message, 43 ms a long story, one
+encoder thread). The default rates are around that knee; docs/deploy.md
+sizes workers from it.
 
 The issue: "bursts such as the grant application week keep replies fast".
 In such a week citizens do not wait for each other's replies: messages

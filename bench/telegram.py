@@ -52,6 +52,7 @@ from bot.ratelimit import FloodPolicy
 from bot.telegram import make_bot, make_shared, redis_client
 from knowledge.base import KnowledgeBase
 from knowledge.calendar import Calendar
+from nlu.embed import one_blas_thread
 from nlu.light import LightModels, load_or_train
 from nlu.pipeline import NLU
 from nlu.rasa import MODEL_DIR, MODEL_PATH, RASA_VENV, RasaClient, RasaServer, start_server
@@ -218,6 +219,11 @@ async def bench_bot(
             states=states,
             users=RememberedLanguages(SqlUserDirectory(sessions)),
         )
+        # As bot/app.py starts the bot: numpy's idle BLAS threads would spin
+        # after each product and double the CPU per message; the index and
+        # the encoder loaded before the first update.
+        one_blas_thread()
+        await asyncio.to_thread(assistant.ranker.warm)
         # As the bot polls: the order lock in the process (see make_shared).
         shared = make_shared(redis, prefix, shared_locks=False) if redis else Shared()
         # A benchmark citizen is no flooder.
