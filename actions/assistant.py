@@ -163,8 +163,10 @@ _INTERROGATIVE_RE = re.compile(
     r"канша|qansha|kansha|кандаи|qandai|kandai|кимге|куда|где|как|когда|сколько|какие|какой|"
     r"какая|ма|ме|ба|бе|па|пе|ли|ше|ma|me|ba|be|pa|pe)"
 )
-# A second question this short is read with the first one's words.
+# A second question this short is read with the first one's words, or
+# alone when that took it over and alone the model is this sure of it.
 ELLIPSIS_WORDS = 3
+ALONE_SURE = 0.8
 _CLAUSE_SPLIT_RE = re.compile(
     r"(?<=[?!.])\s+|\n+|\s+(?:и|а также|также|және|жане|әрі|ари|тағы|тагы|zhane|jane)\s+",
     re.IGNORECASE,
@@ -956,6 +958,16 @@ class Assistant:
             return
         last = _completed(questions[-1], questions[-2])
         again = await self.nlu.parse(last)
+        if last != questions[-1] and (
+            not self._confident(again)
+            or again.intent not in KNOWLEDGE_INTENTS
+            or again.intent == outcome.intent
+        ):
+            # "куда обращаться и сколько это займет?": short, but it says what
+            # it asks; the first question's words took it over.
+            alone = await self.nlu.parse(questions[-1])
+            if alone.confidence >= ALONE_SURE and alone.intent in KNOWLEDGE_INTENTS:
+                again = alone
         if not self._confident(again) or again.intent not in KNOWLEDGE_INTENTS:
             return
         if again.intent == outcome.intent:

@@ -270,6 +270,29 @@ async def test_a_story_the_model_cannot_place_gets_the_answer_its_words_name(
 @pytest.mark.parametrize(
     "said",
     [
+        "здравствуйте, я в 2011 закончила КазНУ, при переезде диплом потерялся( куда "
+        "обращаться и сколько это займет?",
+        "сәлеметсіз бе, 2010 жылы бітіргем, диплом жоғалды. қайда барамын және қанша уақыт алады?",
+    ],
+)
+async def test_a_short_second_question_that_says_what_it_asks_is_answered(
+    citizen: Citizen, said: str
+) -> None:
+    """ "куда обращаться и сколько это займет?": the story's words took the
+    three-word second question over and it went unanswered; alone the
+    model is sure of it: the term follows the answer on where to apply."""
+    o = await citizen.says(said)
+    assert o.units[:1] in (["duplicate.where_to_apply"], ["duplicate.provider_university"]), (
+        o.intent,
+        o.units,
+    )
+    assert any(u.startswith("duplicate.processing_time") for u in o.units[1:]), o.units
+    assert "30" in text_of(o)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
         "қызым колледж бітірді, ҰБТ тапсырды. грантқа құжатты қайда өткіземіз және қашанға дейін?",
         "дочь сдала ЕНТ, мы из района. куда сдавать документы на грант и до какого числа?",
     ],
