@@ -27,6 +27,12 @@ NAMES = [
 ]
 
 
+def _assistant(
+    nlu: NLU, kb: KnowledgeBase, calendar: Calendar, clock: Clock, applications: Applications
+) -> Assistant:
+    return Assistant(nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, nlu)])
+
+
 @pytest.mark.parametrize("name", NAMES)
 async def test_a_name_is_the_answer(
     rasa_nlu: NLU,
@@ -36,9 +42,7 @@ async def test_a_name_is_the_answer(
     applications: Applications,
     name: str,
 ) -> None:
-    assistant = Assistant(
-        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
-    )
+    assistant = _assistant(rasa_nlu, kb, calendar, clock, applications)
     chat = Chat(assistant, 7001)
     await chat.say("Хочу подать заявление на дубликат диплома")
     await chat.press("app:consent:yes")
@@ -59,9 +63,7 @@ async def test_a_question_before_consent_is_answered_and_the_form_waits(
 ) -> None:
     """ "қандай құжаттар керек" typed at the consent screen got the 600-character
     consent text again: nothing is entered yet, the question is answered."""
-    assistant = Assistant(
-        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
-    )
+    assistant = _assistant(rasa_nlu, kb, calendar, clock, applications)
     chat = Chat(assistant, 7002)
     await chat.say("дипломның телнұсқасына өтініш бергім келеді")
     assert "app:consent:yes" in chat.payloads()
@@ -89,9 +91,7 @@ async def test_how_do_i_get_it_is_a_question_not_a_form(
 ) -> None:
     """ "How do I get a duplicate?" half-read as "I want to apply" opened a form
     asking for personal data; it is where and how to apply."""
-    assistant = Assistant(
-        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
-    )
+    assistant = _assistant(rasa_nlu, kb, calendar, clock, applications)
     chat = Chat(assistant, 7003)
     await chat.say(text)
     assert "app:consent:yes" not in chat.payloads(), chat.text()
@@ -107,9 +107,7 @@ async def test_how_can_one_apply_half_read_as_apply_is_answered_from_the_standar
 ) -> None:
     """The model reads "қалай өтініш беруге болады" as "I want to apply" at
     0.68; its words ask how: where and how to apply, no personal-data form."""
-    assistant = Assistant(
-        rasa_nlu, kb, calendar, clock=clock, flows=[ApplicationFlow(applications, rasa_nlu)]
-    )
+    assistant = _assistant(rasa_nlu, kb, calendar, clock, applications)
     parsed = await rasa_nlu.parse("қалай өтініш беруге болады")
     assert parsed.intent == "submit_application" and parsed.confidence < 0.75  # the premise
     chat = Chat(assistant, 7004)
