@@ -678,7 +678,7 @@ class Assistant:
                 # "дипломның телнұсқасын қалай аламын?" half-read as "I want to
                 # apply": how one gets the service is where and how to apply,
                 # not a form that asks for the citizen's personal data.
-                intent = "ask_where_to_apply"
+                intent = ACTION_TOPICS[intent]
                 turn.settled_intent = intent
         if not followup and (not confident or intent in KNOWLEDGE_INTENTS):
             unit = self._choose_unit(turn, parsed, intent, confident, service, channel)

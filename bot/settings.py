@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     nlu_url: str = "http://127.0.0.1:5005"
     nlu_token: SecretStr | None = None
     # Seconds a message waits for Rasa before the fallback classifier answers
-    # that message (a burst longer than the Rasa servers can take).
+    # that message (a burst longer than the Rasa servers can take). The
+    # pipeline's own default (nlu.pipeline.SLOW_AFTER; not imported here: the
+    # migrations read these settings without loading the NLU).
     nlu_slow_after: float = Field(default=1.5, gt=0)
     staff_chat_id: int | None = None
     # The staff chat's own language (headers, notes, buttons): "ru" or "kk".

@@ -70,3 +70,11 @@ def test_the_rendered_nginx_configuration_passes_nginx_t(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert "server 127.0.0.1:18081" in conf.read_text()
+
+
+def test_the_slow_parse_deadline_is_one_figure() -> None:
+    """NLU_SLOW_AFTER unset, the deployed bot waits what the pipeline does by
+    itself (tests, benchmarks): the two defaults are one figure."""
+    from nlu.pipeline import SLOW_AFTER
+
+    assert Settings.model_fields["nlu_slow_after"].default == SLOW_AFTER

@@ -219,7 +219,7 @@ class ApplicationFlow:
                 return self._consent(ctx, form, True)
             if said in self._words(ctx, "intake-words-no"):
                 return self._consent(ctx, form, False)
-            if await self._is_request(text) or await self._is_question(text):
+            if await self._is_question(text):
                 # "позовите оператора", "а зачем ИИН?", "қандай құжаттар керек":
                 # the assistant answers; nothing is entered yet, the form waits.
                 return None
@@ -279,8 +279,13 @@ class ApplicationFlow:
         return parsed.intent in ESCAPE_INTENTS and parsed.confidence >= ESCAPE_CONFIDENCE
 
     async def _is_question(self, text: str) -> bool:
-        """Anything the assistant understands, other than yes / no / small talk."""
-        if self.nlu is None or len(text) > ESCAPE_MAX_LEN * 3:
+        """Before consent: a question, or anything the assistant understands
+        other than yes / no / small talk (a request among them)."""
+        if len(text) > ESCAPE_MAX_LEN * 3:
+            return False
+        if text.rstrip().endswith("?"):
+            return True
+        if self.nlu is None:
             return False
         parsed = await self.nlu.parse(text)
         return parsed.intent not in NOT_A_QUESTION and parsed.confidence >= QUESTION_CONFIDENCE
