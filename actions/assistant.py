@@ -103,6 +103,10 @@ OTHER_TOPIC_MARGIN = 0.3
 # answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
 FAMILY_BONUS = 0.3
 FAMILY_WORDS = 5
+# "Also"/"the same" with another service's name: the same fact for that service.
+SAME_FACT_WORDS = 12
+# The runner-up topics looked at when the conversation's service lacks the first.
+RUNNER_UP_TOPICS = 3
 # No service named in the message: the conversation's service adds this much
 # to its units' scores ("а обед во сколько?" after questions on grants).
 CONTEXT_SERVICE_BONUS = 0.6
@@ -216,6 +220,16 @@ _FOLLOWUP_WORDS = frozenset(
         "ну",
         "дата",
     }
+)
+# "Also", "the same" (Russian and Kazakh, folded).
+_SAME_RE = re.compile(
+    r"(?<!\w)(тоже|также|так же|то же|те же|такие же|такой же|та же|сол|солар|солаи"
+    r"|осы|осылар|осындаи|да|де|та|те)(?!\w)"
+)
+# "For that", "for it" (folded): a word that points back at the last answer.
+_BACK_RE = re.compile(
+    r"(?<!\w)(ол ушин|сол ушин|бул ушин|осы ушин|оган|соган|для этого|для него|для нее"
+    r"|для неё|на это|на него|с этим|по этому поводу)(?!\w)"
 )
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
@@ -590,6 +604,10 @@ class Assistant:
             # "When will the results be?" asks for the term, not for what the result is.
             intent, confident = "ask_processing_time", True
             turn.settled_intent = intent
+        same = self._same_for_service(turn, parsed, intent, service)
+        if same is not None:
+            conv.misses = 0
+            return self._with(parsed, self._answer_unit(turn, same, service))
 
         # A follow-up that only changes the service or channel of the last question.
         followup = bool(
@@ -757,6 +775,9 @@ class Assistant:
         family = _family(conv.last_unit)
         if len(parsed.normalized.split()) > FAMILY_WORDS:
             family = None
+        # "ол үшін қайда звонить керек?" after a home visit: "for that" points
+        # back at the fact just answered.
+        kin_bonus = FAMILY_BONUS * (2 if _BACK_RE.search(parsed.normalized) else 1)
         if (service is None and conv.last_service) or family:
             ranked.sort(
                 key=lambda r: (
@@ -766,7 +787,7 @@ class Assistant:
                         if service is None and conv.last_service in r.entry.services
                         else 0.0
                     )
-                    + (FAMILY_BONUS if family and _family(r.entry.id) == family else 0.0)
+                    + (kin_bonus if family and _family(r.entry.id) == family else 0.0)
                 ),
                 reverse=True,
             )
@@ -797,7 +818,7 @@ class Assistant:
             # A short follow-up on the fact just answered ("а сколько дней
             # её рассматривают?" after a grant complaint): that fact's
             # sibling needs fewer words of its own.
-            kin = FAMILY_BONUS if family and _family(best.entry.id) == family else 0.0
+            kin = kin_bonus if family and _family(best.entry.id) == family else 0.0
             close = best.lexical >= DETAIL_MIN_SIMILARITY or (
                 best.lexical >= LEARNED_MIN_SIMILARITY
                 and (
@@ -872,6 +893,14 @@ class Assistant:
             last = self.kb.get(conv.last_unit or "")
         except KeyError:
             return None
+        if service is not None and service not in last.services:
+            # "а на соцподдержку тоже это?" after the grant documents of
+            # orphans: the same fact of the service now named, when it has one.
+            same = self._parallel(last.id, service)
+            if same is not None and (
+                channel is None or not same.channels or channel in same.channels
+            ):
+                return same
         if not last.detail:
             # After a general answer, only a channel the standard sets nothing
             # apart for: "ал ХҚО-да ше?" after where to apply for a grant is
@@ -903,6 +932,67 @@ class Assistant:
         if best.entry.detail and best.lexical >= FOLLOWUP_MIN_SIMILARITY:
             return best.entry
         return None
+
+    def _topic_of_service(self, turn: Turn, intent: str) -> str | None:
+        """A short message whose topic the conversation's service does not have
+        ("а по срокам?" read as the application period, after duplicates):
+        the runner-up topic that service has; None: the topic stands."""
+        last, parsed = turn.conv.last_service, turn.parsed
+        if (
+            parsed is None
+            or parsed.intent != intent
+            or parsed.entity("service")
+            or last is None
+            or intent not in KNOWLEDGE_INTENTS
+            or last in self.kb.services_for(intent)
+            or len(parsed.normalized.split()) > FAMILY_WORDS
+        ):
+            return None
+        for r in parsed.ranking[1:RUNNER_UP_TOPICS]:
+            name = str(r["name"])
+            if name in KNOWLEDGE_INTENTS and last in self.kb.services_for(name):
+                return name
+        return None
+
+    def _same_for_service(
+        self,
+        turn: Turn,
+        parsed: ParseResult,
+        intent: str,
+        service: str | None,
+    ) -> Entry | None:
+        """ "а на соцподдержку тоже это?", "грантқа да сол құжаттар ма?" after
+        a fact of another service: the same fact of the service now named."""
+        if service is None or not _SAME_RE.search(parsed.normalized):
+            return None
+        try:
+            last = self.kb.get(turn.conv.last_unit or "")
+        except KeyError:
+            return None
+        if service in last.services:
+            return None
+        words = len(parsed.normalized.split())
+        if words > SAME_FACT_WORDS or (
+            # "грантқа да тапсыру мерзімі қандай?": another question, plainly.
+            parsed.confidence >= SURE_OF_TOPIC
+            and intent not in last.intents
+            and words > FAMILY_WORDS
+        ):
+            return None
+        return self._parallel(last.id, service)
+
+    def _parallel(self, unit_id: str, service: str) -> Entry | None:
+        """The same fact for another service: social_support.documents.orphans
+        for grant.documents.orphans; None when that service has no unit of
+        its own for it."""
+        head, _, rest = unit_id.partition(".")
+        if head == service or not rest:
+            return None
+        try:
+            entry = self.kb.get(f"{service}.{rest}")
+        except KeyError:
+            return None
+        return entry if service in entry.services else None
 
     def _answer_unit(self, turn: Turn, entry: Entry, named_service: str | None) -> Outcome:
         """One unit of the standard, the answer leading with it."""
@@ -1125,6 +1215,10 @@ class Assistant:
                 service = next(iter(by_channel))
         if service is None and conv.last_service in services:
             service = conv.last_service
+        if service is None and (kept := self._topic_of_service(turn, intent)) is not None:
+            # "а по срокам?" after duplicates, read as the grant's application
+            # period: duplicates have no such period; their term is what is asked.
+            return self._answer(turn, kept, conv.last_service, channel)
         if service is not None and service not in services and services:
             # The question does not apply to that service: answer for the ones it does.
             service = None
@@ -1155,6 +1249,11 @@ class Assistant:
         if service is None and services:
             service = next(iter(services))
         entries = self.kb.find(intent, service, channel)
+        own = self._parallel(entries[0].id, service) if entries and service else None
+        if own is not None and own.detail:
+            # "куда с этим обращаться" after social support: the grant's
+            # answer holds for it too, but social support has its own words.
+            return self._answer_unit(turn, own, service)
         if not entries:
             return Outcome(
                 [Reply(self.t(lang, "out-of-scope"), self.menu(lang).buttons)], lang, intent
@@ -1533,6 +1632,10 @@ def _question_clauses(text: str) -> tuple[list[str], list[str]]:
         rest = GREETING_RE.sub("", fold(clause)).strip()
         if len(rest.split()) >= 2 and ("?" in clause or _QUESTION_RE.search(rest)):
             questions.append(clause)
+    if any("?" in clause for clause in questions):
+        # "Оның дипломының телнұсқасы керек. ХҚО қызметкері үйге келе ме?": one
+        # who marks a question says "I need" as a statement, not as a question.
+        questions = [c for c in questions if "?" in c or not c.rstrip().endswith((".", "!"))]
     return clauses, questions
 
 

@@ -308,3 +308,52 @@ async def test_a_second_question_that_leaves_out_the_verb_is_read_with_the_first
         o.units
     )
     assert "31" in text_of(o)
+
+
+async def test_the_same_fact_for_the_service_named_next(citizen: Citizen) -> None:
+    # Orphans' documents for the grant, then "and for social support?": the
+    # social-support fact of the same kind, not its whole list of documents.
+    await citizen.says("у меня нет родителей, живу с бабушкой. что нужно дополнительно на грант?")
+    o = await citizen.says("а на соцподдержку тоже это?")
+    assert o.units == ["social_support.documents.orphans"]
+    assert "свидетельства о смерти" in text_of(o) and "п. 9" in text_of(o)
+
+
+async def test_the_same_fact_for_the_service_named_next_in_latin_kazakh(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("UOS qatysushylaryna tenestirilgen adammyn, grantqa qandai qujat qosam")
+    o = await citizen.says("aleumettik qoldauga da sol qujattar zharai ma")
+    assert o.lang == "kk" and o.units == ["social_support.documents.veterans"]
+
+
+async def test_social_support_stays_the_topic_of_a_short_follow_up(citizen: Citizen) -> None:
+    await citizen.says("кому вообще положена соц поддержка в универе? я на 2 курсе")
+    o = await citizen.says("куда с этим обращаться")
+    # Its own answer (to the university, an application to its head), not the grant's.
+    assert o.units == ["social_support.where_to_apply"]
+    assert "руководителя вуза" in text_of(o)
+
+
+async def test_a_term_asked_after_duplicates_is_the_duplicates_term(citizen: Citizen) -> None:
+    await citizen.says("при переезде пропал диплом. куда идти восстанавливать")
+    o = await citizen.says("а по срокам?")
+    # Not the grant's application period (23-31 July): duplicates have none.
+    assert "30 календарных дней" in text_of(o) and "июля" not in text_of(o)
+
+
+async def test_a_need_stated_before_the_question_is_not_the_question(citizen: Citizen) -> None:
+    o = await citizen.says(
+        "Анам мүгедектер арбасында, үйден шыға алмайды. Оның дипломының телнұсқасы керек. "
+        "ХҚО қызметкері үйге келе ме?"
+    )
+    assert o.lang == "kk"
+    first = o.replies[0].text.split("\n\n", 1)[0]
+    assert "тұрғылықты жеріне барып" in first  # yes, ЦОН comes home
+
+
+async def test_for_that_points_back_at_the_last_answer(citizen: Citizen) -> None:
+    await citizen.says("әкем мүгедек, үйден шыға алмайды. ХҚО қызметкері үйге келіп қабылдай ма?")
+    o = await citizen.says("ол үшін қайда звонить керек?")
+    assert o.units and o.units[0].startswith("duplicate.home_visit")
+    assert "1414" in text_of(o)
