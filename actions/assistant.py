@@ -1215,6 +1215,10 @@ class Assistant:
                 service = next(iter(by_channel))
         if service is None and conv.last_service in services:
             service = conv.last_service
+        if service is None and channel == "psc" and "duplicate" in services:
+            # "хқо-ға тапсырғаныма 40 күн болды, кімге шағым жазамын": ЦОН
+            # takes applications for duplicates only; not the grant's complaint too.
+            service = "duplicate"
         if service is None and (kept := self._topic_of_service(turn, intent)) is not None:
             # "а по срокам?" after duplicates, read as the grant's application
             # period: duplicates have no such period; their term is what is asked.

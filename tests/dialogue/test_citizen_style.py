@@ -357,3 +357,11 @@ async def test_for_that_points_back_at_the_last_answer(citizen: Citizen) -> None
     o = await citizen.says("ол үшін қайда звонить керек?")
     assert o.units and o.units[0].startswith("duplicate.home_visit")
     assert "1414" in text_of(o)
+
+
+async def test_a_complaint_about_psc_is_about_duplicates_only(citizen: Citizen) -> None:
+    # ЦОН takes applications for duplicates only: the grant's complaint rules
+    # are not given beside them.
+    o = await citizen.says("ЦОН-да құжатымды қабылдамады, шағымды кімге жазамын")
+    assert o.lang == "kk"
+    assert o.units and all(u.startswith("duplicate.") for u in o.units)
