@@ -547,7 +547,7 @@ class Assistant:
         ):
             # ("а через цон?" names what it follows up on: not a burst; keyboard
             # noise ends nothing: the question before it was answered already.)
-            earlier = self._burst_before(turn)
+            earlier = self._burst_before(turn, topical=parsed.intent in KNOWLEDGE_INTENTS)
             if earlier:
                 joined = " ".join([*earlier, text])
                 tries.append((joined, True))
@@ -564,13 +564,19 @@ class Assistant:
                 return _inherit(again, parsed)
         return parsed
 
-    def _burst_before(self, turn: Turn) -> list[str]:
+    def _burst_before(self, turn: Turn, *, topical: bool = False) -> list[str]:
         """The citizen's messages just before this one (a burst typed on a
-        phone: "я потеряла диплом", "КазНУ", "что мне делать")."""
+        phone: "я потеряла диплом", "КазНУ", "что мне делать"). `topical`:
+        the message leans to a topic of its own, though unsure ("жауабын
+        қалай алам" after a complaint): right after an answer it follows that
+        answer up, and is not read with the question answered."""
         conv = turn.conv
         if time.time() - conv.updated > BURST_SECONDS:
             return []
         said = [text for who, text in conv.recent if who == "c"]
+        kept_texts = {str(f[1]) for f in conv.fragments if isinstance(f, list) and len(f) == 2}
+        if topical and said and said[-1] not in kept_texts:
+            return []
         # The fragments kept since the last answer, and the message answered
         # last ("я потеряла диплом" / "КазНУ" / "что мне делать"); not the
         # questions answered before it ("сколько делается дубликат?", "а по

@@ -365,3 +365,18 @@ async def test_a_complaint_about_psc_is_about_duplicates_only(citizen: Citizen) 
     o = await citizen.says("ЦОН-да құжатымды қабылдамады, шағымды кімге жазамын")
     assert o.lang == "kk"
     assert o.units and all(u.startswith("duplicate.") for u in o.units)
+
+
+async def test_an_unsure_follow_up_is_not_read_with_the_question_answered(
+    citizen: Citizen,
+) -> None:
+    # "How do I get the answer?" right after the complaint's receipt: the
+    # complaint's answer, not the receipt again (read with the question before
+    # it, the model was sure of the documents).
+    first = await citizen.says(
+        "Телнұсқа бойынша университет кеңсесіне шағым жазып апардым. Қабылдағанын немен дәлелдеймін?"
+    )
+    assert first.lang == "kk"
+    o = await citizen.says("жауабын қалай алам")
+    assert o.units and o.units[0].startswith("duplicate.complaint")
+    assert o.units != first.units
