@@ -760,11 +760,15 @@ class Assistant:
         channels = parsed.values("channel")
         if channel is not None:
             channels.add(channel)
+        within = service
+        if within is None and "psc" in channels and conv.last_service in (None, "duplicate"):
+            # "забрать можно в вузе или только в ЦОНе?": ЦОН serves duplicates only.
+            within = "duplicate"
         candidates = [
             e
             for e in self.kb.entries
             if e.ask
-            and (service is None or service in e.services)
+            and (within is None or within in e.services)
             and (not channels or not e.channels or channels & set(e.channels))
             and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
             and (turn.settled_intent is None or turn.settled_intent in e.intents)

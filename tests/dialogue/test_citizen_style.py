@@ -380,3 +380,10 @@ async def test_an_unsure_follow_up_is_not_read_with_the_question_answered(
     o = await citizen.says("жауабын қалай алам")
     assert o.units and o.units[0].startswith("duplicate.complaint")
     assert o.units != first.units
+
+
+async def test_a_fact_asked_at_psc_is_the_duplicates_fact(citizen: Citizen) -> None:
+    # A receipt at ЦОН, no service named: ЦОН serves duplicates only, so it
+    # is the duplicates' receipt, not the grant's.
+    o = await citizen.says("цонға құжат өткізгенде қолхат береді ме")
+    assert o.lang == "kk" and o.units == ["duplicate.receipt.psc"]
