@@ -574,14 +574,13 @@ class Assistant:
         if time.time() - conv.updated > BURST_SECONDS:
             return []
         said = [text for who, text in conv.recent if who == "c"]
-        kept_texts = {str(f[1]) for f in conv.fragments if isinstance(f, list) and len(f) == 2}
-        if topical and said and said[-1] not in kept_texts:
-            return []
         # The fragments kept since the last answer, and the message answered
         # last ("я потеряла диплом" / "КазНУ" / "что мне делать"); not the
         # questions answered before it ("сколько делается дубликат?", "а по
         # гранту когда результаты?", "где их смотреть": grants, not duplicates).
         kept = {str(f[1]) for f in conv.fragments if isinstance(f, list) and len(f) == 2}
+        if topical and said and said[-1] not in kept:
+            return []
         start = len(said)
         while start > 0:
             start -= 1
