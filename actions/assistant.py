@@ -178,6 +178,8 @@ _CLAUSE_SPLIT_RE = re.compile(
 
 SERVICES = ("duplicate", "grant", "social_support")
 CHANNELS = ("provider", "psc", "portal")
+# ЦОН takes applications for duplicates only: naming it names the service.
+PSC_SERVICE = "duplicate"
 CONFIDENCE_THRESHOLD = 0.45
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
@@ -760,9 +762,9 @@ class Assistant:
         if channel is not None:
             channels.add(channel)
         within = service
-        if within is None and "psc" in channels and conv.last_service in (None, "duplicate"):
-            # "забрать можно в вузе или только в ЦОНе?": ЦОН serves duplicates only.
-            within = "duplicate"
+        if within is None and "psc" in channels and conv.last_service in (None, PSC_SERVICE):
+            # "забрать можно в вузе или только в ЦОНе?"
+            within = PSC_SERVICE
         candidates = [
             e
             for e in self.kb.entries
@@ -1224,10 +1226,10 @@ class Assistant:
                 service = next(iter(by_channel))
         if service is None and conv.last_service in services:
             service = conv.last_service
-        if service is None and channel == "psc" and "duplicate" in services:
-            # "хқо-ға тапсырғаныма 40 күн болды, кімге шағым жазамын": ЦОН
-            # takes applications for duplicates only; not the grant's complaint too.
-            service = "duplicate"
+        if service is None and channel == "psc" and PSC_SERVICE in services:
+            # "хқо-ға тапсырғаныма 40 күн болды, кімге шағым жазамын": not
+            # the grant's complaint too.
+            service = PSC_SERVICE
         if service is None and (kept := self._topic_of_service(turn, intent)) is not None:
             # "а по срокам?" after duplicates, read as the grant's application
             # period: duplicates have no such period; their term is what is asked.
