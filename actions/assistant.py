@@ -233,6 +233,11 @@ _BACK_RE = re.compile(
     r"(?<!\w)(ол ушин|сол ушин|бул ушин|осы ушин|оган|соган|для этого|для него|для нее"
     r"|для неё|на это|на него|с этим|по этому поводу)(?!\w)"
 )
+# "у меня вопрос", "сұрағым бар": a new question is coming; nothing typed
+# before it (the question answered last, a greeting) is read with it.
+_ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрошу|сурак\w*|сураг\w*)(?!\w)")
+# A message this short that announces a question says nothing else.
+ANNOUNCE_WORDS = 5
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 _SCHEDULE_PLACES = {
@@ -549,7 +554,11 @@ class Assistant:
         ):
             # ("а через цон?" names what it follows up on: not a burst; keyboard
             # noise ends nothing: the question before it was answered already.)
-            earlier = self._burst_before(turn, topical=parsed.intent in KNOWLEDGE_INTENTS)
+            announces = (
+                _ANNOUNCE_RE.search(parsed.normalized) is not None
+                and len(parsed.normalized.split()) <= ANNOUNCE_WORDS
+            )
+            earlier = [] if announces else self._burst_before(turn, topical=parsed.intent != "help")
             if earlier:
                 joined = " ".join([*earlier, text])
                 tries.append((joined, True))
@@ -569,9 +578,10 @@ class Assistant:
     def _burst_before(self, turn: Turn, *, topical: bool = False) -> list[str]:
         """The citizen's messages just before this one (a burst typed on a
         phone: "я потеряла диплом", "КазНУ", "что мне делать"). `topical`:
-        the message leans to a topic of its own, though unsure ("жауабын
-        қалай алам" after a complaint): right after an answer it follows that
-        answer up, and is not read with the question answered."""
+        the message is more than a call for help ("жауабын қалай алам" after
+        a complaint, "жинап болған соң кімге апарам?"): right after an answer
+        it follows that answer up or asks anew, and is not read with the
+        question answered (that gave the same answer again)."""
         conv = turn.conv
         if time.time() - conv.updated > BURST_SECONDS:
             return []

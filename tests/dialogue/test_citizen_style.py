@@ -84,6 +84,46 @@ async def test_a_burst_is_read_as_one(citizen: Citizen) -> None:
     assert o.units and o.units[0].startswith("duplicate."), (o.intent, text_of(o))
 
 
+@pytest.mark.parametrize(
+    ("question", "announce", "answered"),
+    [
+        ("сколько делается дубликат диплома?", "у меня ещё вопрос", "30 календарных"),
+        ("телнұсқа қанша күнде дайын болады?", "тағы бір сұрағым бар", "күнтізбелік 30"),
+    ],
+)
+async def test_a_question_announced_after_an_answer_is_not_that_answer_again(
+    citizen: Citizen, question: str, announce: str, answered: str
+) -> None:
+    first = await citizen.says(question)
+    assert answered in text_of(first)
+    o = await citizen.says(announce)
+    assert answered not in text_of(o), (o.intent, o.units)
+    assert o.lang == first.lang
+
+
+@pytest.mark.parametrize(
+    ("greeting", "announce"), [("здравствуйте", "у меня вопрос"), ("сәлеметсіз бе", "сұрағым бар")]
+)
+async def test_a_greeting_then_i_have_a_question_gets_the_topics_not_a_guess(
+    citizen: Citizen, greeting: str, announce: str
+) -> None:
+    await citizen.says(greeting)
+    o = await citizen.says(announce)
+    assert o.intent == "help" and not o.units, (o.intent, o.units)
+
+
+async def test_a_new_question_the_model_cannot_place_does_not_repeat_the_last_answer(
+    citizen: Citizen,
+) -> None:
+    """Right after an answer, a question of its own ("after I collect them,
+    whom do I take them to?") is not read together with the question just
+    answered: that gave the same answer again."""
+    first = await citizen.says("әлеуметтік қолдауға өтінішті кімнің атына жазамын?")
+    assert first.units
+    o = await citizen.says("жинап болған соң кімге апарып беремін?")
+    assert o.units != first.units and o.lang == "kk", o.units
+
+
 async def test_cancel_is_not_my_bookings(citizen: Citizen) -> None:
     o = await citizen.says("отмените мою запись в цон")
     assert o.intent == "cancel_booking"
