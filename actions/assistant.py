@@ -33,6 +33,7 @@ from actions.units import (
 from knowledge.base import Entry, KnowledgeBase
 from knowledge.calendar import Calendar
 from nlu.entities import lexicon
+from nlu.light import kazakh_grammar_words
 from nlu.normalize import fold
 from nlu.pipeline import FALLBACK_INTENT, NLU, REQUEST_INTENTS, ParseResult
 
@@ -144,6 +145,13 @@ STORY_SURE = 0.6
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
+# ... except a short message of plain Russian words, with no Kazakh in it
+# ("мои записи покажи", "сколько дней рассматривают жалобу"): the citizen
+# switched. It has this many words of four letters or more ("а в субботу?"
+# has one, and keeps the conversation's language) and the detector is this
+# sure.
+PLAIN_SWITCH_WORDS = 2
+PLAIN_SWITCH_CONFIDENCE = 0.85
 # "язык", "тіл" (folded): a switch that names no language means the other one.
 _LANGUAGE_WORD_RE = re.compile(r"\b(?:язык\w*|тил\w*|языг\w*|енглиш|лангуаге|англ\w*|агылшын\w*)")
 _RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
@@ -503,6 +511,14 @@ class Assistant:
                 _KAZAKH_LETTERS_RE.search(parsed.text) or _KAZAKH_PARTICLES & set(words)
             ):
                 return "kk"
+            if (
+                known == "kk"
+                and parsed.language == "ru"
+                and parsed.language_confidence >= PLAIN_SWITCH_CONFIDENCE
+                and sum(len(w) >= 4 for w in words) >= PLAIN_SWITCH_WORDS
+                and kazakh_grammar_words(parsed.text) == 0
+            ):
+                return "ru"
             if parsed.language_confidence < SHORT_SWITCH_CONFIDENCE:
                 return known
         if parsed.language_confidence >= LANG_CONFIDENCE:

@@ -93,6 +93,11 @@ def _kazakh_word(word: str) -> bool:
     return word in _KAZAKH_GRAMMAR or (len(word) >= 6 and word.endswith(_KAZAKH_VERB_ENDINGS))
 
 
+def kazakh_grammar_words(text: str) -> int:
+    """How many of the message's words are Kazakh grammar (see _kazakh_word)."""
+    return sum(_kazakh_word(w) for w in re.findall(r"\w+", fold(text)))
+
+
 def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
     """The language a message's function words give, over the character
     model's guess when they are clear (see _KAZAKH_GRAMMAR). Kazakh grammar

@@ -59,6 +59,19 @@ async def test_a_short_follow_up_keeps_kazakh(citizen: Citizen) -> None:
     assert o.lang == "kk" and "Дереккөз:" in text_of(o)
 
 
+async def test_a_short_message_in_plain_russian_switches_a_kazakh_conversation(
+    citizen: Citizen,
+) -> None:
+    """ "а в субботу?" keeps Kazakh; a few plain Russian words with no Kazakh
+    in them mean the citizen switched."""
+    first = await citizen.says("телнұсқаға қандай құжаттар керек?")
+    assert first.lang == "kk"
+    short = await citizen.says("а в субботу?")
+    assert short.lang == "kk"
+    o = await citizen.says("сколько времени занимает оформление")
+    assert o.lang == "ru" and "30 календарных" in text_of(o), (o.lang, o.units)
+
+
 async def test_short_citation_with_the_full_reference_one_tap_away(citizen: Citizen) -> None:
     o = await citizen.says("сколько делается дубликат диплома")
     text = text_of(o)
