@@ -145,6 +145,8 @@ STORY_SURE = 0.6
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
+# "Out of scope" about a service named: its runner-up topic, at least this likely.
+IN_SCOPE_RUNNER_UP = 0.1
 # ... except a short message of plain Russian words, with no Kazakh in it
 # ("мои записи покажи", "сколько дней рассматривают жалобу"): the citizen
 # switched. It has this many words of four letters or more ("а в субботу?"
@@ -707,6 +709,26 @@ class Assistant:
             # documents: outside the model's topics alone, not after the
             # answer it follows. The words decide, or we ask.
             confident = False
+        if intent == "out_of_scope" and service is not None:
+            # "грантқа аттестат керек пе?": a question about one of our services
+            # is not outside them; the likeliest of its topics answers it, if
+            # the model gives it a chance at all ("телнұсқа куәлік жүргізуші":
+            # a driving licence, none).
+            topic = next(
+                (
+                    str(r["name"])
+                    for r in parsed.ranking[:RUNNER_UP_TOPICS]
+                    if r["name"] in KNOWLEDGE_INTENTS
+                    and float(r["confidence"]) >= IN_SCOPE_RUNNER_UP
+                    and service in self.kb.services_for(str(r["name"]))
+                ),
+                None,
+            )
+            if topic is not None:
+                intent = topic
+            else:
+                # "грантқа аттестат керек па": the words decide, or we ask.
+                confident = False
         if (
             confident
             and not followup

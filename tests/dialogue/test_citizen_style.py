@@ -137,6 +137,18 @@ async def test_a_new_question_the_model_cannot_place_does_not_repeat_the_last_an
     assert o.units != first.units and o.lang == "kk", o.units
 
 
+@pytest.mark.parametrize(
+    "said", ["грантқа мектеп аттестаты керек пе?", "грантка аттестат керек па"]
+)
+async def test_a_question_naming_our_service_is_not_out_of_scope(
+    citizen: Citizen, said: str
+) -> None:
+    """The model reads "X-ке Y керек пе?" as outside its topics even when X is
+    the grant: the words name the school certificate of the grant's list."""
+    o = await citizen.says(said)
+    assert o.units[:1] == ["grant.documents.education_doc"] and o.lang == "kk", (o.intent, o.units)
+
+
 async def test_cancel_is_not_my_bookings(citizen: Citizen) -> None:
     o = await citizen.says("отмените мою запись в цон")
     assert o.intent == "cancel_booking"
