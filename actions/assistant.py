@@ -1267,7 +1267,15 @@ class Assistant:
         services = self.kb.services_for(intent)
         if service is None and channel is not None:
             # ЦОН serves duplicates only: a channel can settle the service.
-            by_channel = {s for s in services if channel in self.kb.channels_for(intent, s)}
+            # (Every service has a university: "ЖОО қабылдау комиссиясының
+            # телефоны" after grants is the grant's, though only the
+            # duplicate's contacts answer names the university.)
+            by_channel = {
+                s
+                for s in services
+                if channel in self.kb.channels_for(intent, s)
+                or (s == conv.last_service and channel in self._service_channels(s))
+            }
             if conv.last_service in by_channel:
                 service = conv.last_service
             elif len(by_channel) == 1:
@@ -1337,6 +1345,10 @@ class Assistant:
         )
         outcome.units = [e.id for e in entries]
         return outcome
+
+    def _service_channels(self, service: str) -> set[str]:
+        """Every channel that any answer of `service` names."""
+        return {c for e in self.kb.entries if service in e.services for c in e.channels}
 
     def _each_service(
         self, turn: Turn, intent: str, services: set[str], channel: str | None

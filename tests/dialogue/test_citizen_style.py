@@ -149,6 +149,26 @@ async def test_a_question_naming_our_service_is_not_out_of_scope(
     assert o.units[:1] == ["grant.documents.education_doc"] and o.lang == "kk", (o.intent, o.units)
 
 
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (
+            "какие документы нужны на грант?",
+            "а номер телефона приемной комиссии университета какой?",
+        ),
+        ("грантқа қандай құжаттар керек?", "университеттің телефон нөмірін айтыңызшы"),
+    ],
+)
+async def test_the_universitys_phone_after_grants_is_the_grants_answer(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    """Only the duplicate's contacts answer names the university (with ЦОН and
+    complaint addresses); a grant conversation keeps the grant's."""
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units == ["grant.contacts"], o.units
+
+
 async def test_cancel_is_not_my_bookings(citizen: Citizen) -> None:
     o = await citizen.says("отмените мою запись в цон")
     assert o.intent == "cancel_booking"
