@@ -67,7 +67,7 @@ eval: train
 	$(PY) -m nlu evaluate data/nlu-test/*.yml --json build/eval.json \
 		--min-accuracy 0.92 --min-translit 0.85 --min-language 0.97
 	$(PY) -m bot.evaluate data/eval/conversations/*.yml --json build/eval-answers.json \
-		--min-answer 0.89
+		--min-answer 0.90
 
 bench: train
 	$(PY) -m bench

@@ -145,8 +145,6 @@ STORY_SURE = 0.6
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
-# "Out of scope" about a service named: its runner-up topic, at least this likely.
-IN_SCOPE_RUNNER_UP = 0.1
 # ... except a short message of plain Russian words, with no Kazakh in it
 # ("мои записи покажи", "сколько дней рассматривают жалобу"): the citizen
 # switched. It has this many words of four letters or more ("а в субботу?"
@@ -154,6 +152,8 @@ IN_SCOPE_RUNNER_UP = 0.1
 # sure.
 PLAIN_SWITCH_WORDS = 2
 PLAIN_SWITCH_CONFIDENCE = 0.85
+# "Out of scope" about a service named: its runner-up topic, at least this likely.
+IN_SCOPE_RUNNER_UP = 0.1
 # "язык", "тіл" (folded): a switch that names no language means the other one.
 _LANGUAGE_WORD_RE = re.compile(r"\b(?:язык\w*|тил\w*|языг\w*|енглиш|лангуаге|англ\w*|агылшын\w*)")
 _RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
