@@ -1274,7 +1274,7 @@ class Assistant:
                 s
                 for s in services
                 if channel in self.kb.channels_for(intent, s)
-                or (s == conv.last_service and channel in self._service_channels(s))
+                or (s == conv.last_service and channel in self.kb.service_channels(s))
             }
             if conv.last_service in by_channel:
                 service = conv.last_service
@@ -1345,10 +1345,6 @@ class Assistant:
         )
         outcome.units = [e.id for e in entries]
         return outcome
-
-    def _service_channels(self, service: str) -> set[str]:
-        """Every channel that any answer of `service` names."""
-        return {c for e in self.kb.entries if service in e.services for c in e.channels}
 
     def _each_service(
         self, turn: Turn, intent: str, services: set[str], channel: str | None

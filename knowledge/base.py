@@ -114,6 +114,14 @@ class KnowledgeError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+def _service_channels(entries: Iterable[Entry]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for entry in entries:
+        for service in entry.services:
+            found.setdefault(service, set()).update(entry.channels)
+    return {service: frozenset(channels) for service, channels in found.items()}
+
+
 def _frozen_text(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
@@ -335,6 +343,7 @@ class KnowledgeBase:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.form = form
         self._by_id = {entry.id: entry for entry in self.entries}
+        self._service_channels = _service_channels(self.entries)
         self._source: tuple[Path, dict[str, float]] | None = None
         self._checked = 0.0
         # Why the last reload was refused (None once one succeeds): for the console.
@@ -414,6 +423,7 @@ class KnowledgeBase:
             return False
         self.act, self._standards, self.entries = fresh.act, fresh._standards, fresh.entries
         self.form, self._by_id, self._source = fresh.form, fresh._by_id, fresh._source
+        self._service_channels = fresh._service_channels
         self.last_error = self.last_error_at = None
         log.info("knowledge base reloaded: %d entries", len(self.entries))
         return True
@@ -468,6 +478,10 @@ class KnowledgeBase:
             if intent in entry.intents and service in entry.services
             for channel in entry.channels
         }
+
+    def service_channels(self, service: str) -> frozenset[str]:
+        """Every channel that any answer of `service` names."""
+        return self._service_channels.get(service, frozenset())
 
     def get(self, entry_id: str) -> Entry:
         try:

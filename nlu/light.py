@@ -103,9 +103,8 @@ def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
     model's guess when they are clear (see _KAZAKH_GRAMMAR). Kazakh grammar
     words and no Russian ones make it sure (GRAMMAR_SURE): a short mixed
     message ("ЭЦП жоқ болса ше?") then sets the reply's language."""
-    words = re.findall(r"\w+", fold(text))
-    kk = sum(_kazakh_word(w) for w in words)
-    ru = sum(w in _RUSSIAN_GRAMMAR for w in words)
+    kk = kazakh_grammar_words(text)
+    ru = sum(w in _RUSSIAN_GRAMMAR for w in re.findall(r"\w+", fold(text)))
     vote = kk - ru
     if vote == 0:
         return lang, confidence
