@@ -103,7 +103,7 @@ OTHER_TOPIC_MARGIN = 0.3
 # A message of at most FAMILY_WORDS words after an answer: the units of that
 # answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
 FAMILY_BONUS = 0.3
-FAMILY_WORDS = 5
+FAMILY_WORDS = 6
 # "Also"/"the same" with another service's name: the same fact for that service.
 SAME_FACT_WORDS = 12
 # The runner-up topics looked at when the conversation's service lacks the first.
@@ -250,6 +250,15 @@ _ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрош�
 ANNOUNCE_WORDS = 5
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
+# "Isn't it repealed?" (folded): whether the order still stands is a question
+# on its legal basis, however briefly put ("так он же утратил силу, нет?").
+_REPEAL_RE = re.compile(
+    r"утрат\w*\s+(?:\w+\s+)?сил|сил\w*\s+утрат|недеиствител|не деиству"
+    r"|отменил\w* (?:приказ|стандарт)|(?:приказ|стандарт)\w*\s+(?:\w+\s+)?отмен"
+    r"|кушин\w*\s+(?:\w+\s+)?жо[иы]|кушинде м|кушинен аиырыл|буирык\w*\s+(?:\w+\s+)?жоиылг"
+)
+# Right after the legal basis, "does it still apply?" asks the same.
+_STANDS_RE = re.compile(r"деиству|в силе|кушинде|актуал")
 _SCHEDULE_PLACES = {
     ("duplicate", "provider"): "duplicate.provider",
     ("duplicate", "psc"): "duplicate.psc",
@@ -638,6 +647,15 @@ class Assistant:
         ):
             # "When will the results be?" asks for the term, not for what the result is.
             intent, confident = "ask_processing_time", True
+            turn.settled_intent = intent
+        # "Isn't the order repealed?", "does it still apply?": the model
+        # cannot place them said in passing; they ask for the legal basis.
+        if (not confident and _REPEAL_RE.search(parsed.normalized)) or (
+            conv.last_intent == "ask_legal_basis"
+            and intent not in KNOWLEDGE_INTENTS
+            and _STANDS_RE.search(parsed.normalized)
+        ):
+            intent, confident = "ask_legal_basis", True
             turn.settled_intent = intent
         same = self._same_for_service(turn, parsed, intent, service)
         if same is not None:

@@ -36,6 +36,11 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     # service: grant
     ("грант", "service", "grant"),
     ("гранд", "service", "grant"),
+    # the admissions committee takes grant applications, not duplicates
+    ("приемная комисс", "service", "grant"),
+    ("приемнои комисс", "service", "grant"),
+    ("приемную комисс", "service", "grant"),
+    ("кабылдау комисс", "service", "grant"),
     # service: social support
     ("алеуметтик", "service", "social_support"),
     ("элеуметтик", "service", "social_support"),

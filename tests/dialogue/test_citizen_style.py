@@ -472,3 +472,31 @@ async def test_a_fact_asked_at_psc_is_the_duplicates_fact(citizen: Citizen) -> N
     # is the duplicates' receipt, not the grant's.
     o = await citizen.says("цонға құжат өткізгенде қолхат береді ме")
     assert o.lang == "kk" and o.units == ["duplicate.receipt.psc"]
+
+
+async def test_the_admissions_committee_is_the_grants_office(citizen: Citizen) -> None:
+    # No service named but the admissions committee: grants, not duplicates
+    # (whose contacts answer alone names the university).
+    o = await citizen.says("телефон приемной комиссии университета подскажите")
+    assert o.lang == "ru" and o.units and o.units[0] == "grant.contacts"
+
+
+async def test_asking_whether_the_order_still_stands_is_answered(citizen: Citizen) -> None:
+    # The model cannot place "isn't it repealed?" said in passing; the bot
+    # answers it (the order No. 286 that repealed it) instead of "I did not
+    # understand".
+    await citizen.says("по какому приказу вы отвечаете про гранты?")
+    o = await citizen.says("так он вроде утратил силу давно, нет?")
+    assert o.lang == "ru" and o.intent == "ask_legal_basis"
+    assert "286" in text_of(o)
+
+
+async def test_a_six_word_follow_up_on_a_complaint_asks_the_complaints_term(
+    citizen: Citizen,
+) -> None:
+    # Right after a grant complaint, "in what terms must they answer me" is
+    # the complaint's term (which the order does not set for grants), not
+    # the service's processing time that the model reads in "сроки".
+    await citizen.says("подавала на грант, в вузе нагрубили. куда жаловаться?")
+    o = await citizen.says("в какие сроки обязаны ответить мне")
+    assert o.lang == "ru" and o.units and o.units[0] == "grant.complaint.terms"
