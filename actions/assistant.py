@@ -871,6 +871,28 @@ class Assistant:
         best = ranked[0]
         if floor:
             return best.entry if best.lexical >= DETAIL_MIN_SIMILARITY else None
+        if (
+            confident
+            and family
+            and not best.entry.detail
+            and _family(best.entry.id) == family
+            and intent not in best.entry.intents
+        ):
+            # A short follow-up whose words keep to the answer just given,
+            # though the model reads another topic in one of them ("а забрать
+            # она сможет?" after "may my mother apply for me?": the
+            # representative, not where a duplicate is collected).
+            rival = max(
+                (
+                    r.score
+                    for r in ranked
+                    if intent in r.entry.intents
+                    and set(r.entry.services) & set(best.entry.services)
+                ),
+                default=0.0,
+            )
+            if best.score >= rival + RESCUE_CLEAR_MARGIN:
+                return best.entry
         if best.entry.detail:
             # Against the general answer of its own topic and, when the model
             # is sure of another one, of that topic too ("мен диплом потерял,

@@ -500,3 +500,13 @@ async def test_a_six_word_follow_up_on_a_complaint_asks_the_complaints_term(
     await citizen.says("подавала на грант, в вузе нагрубили. куда жаловаться?")
     o = await citizen.says("в какие сроки обязаны ответить мне")
     assert o.lang == "ru" and o.units and o.units[0] == "grant.complaint.terms"
+
+
+async def test_a_follow_up_that_keeps_to_the_representative_is_about_the_representative(
+    citizen: Citizen,
+) -> None:
+    # "May she collect it too?" right after "may my mother apply for me?":
+    # the model reads "collect"; the words keep to the representative.
+    await citizen.says("я в армии, мама может за меня сдать заявление на дубликат?")
+    o = await citizen.says("а забрать тоже она может?")
+    assert o.lang == "ru" and o.units and o.units[0].startswith("duplicate.representative")
