@@ -95,7 +95,11 @@ def _kazakh_word(word: str) -> bool:
 
 def kazakh_grammar_words(text: str) -> int:
     """How many of the message's words are Kazakh grammar (see _kazakh_word)."""
-    return sum(_kazakh_word(w) for w in re.findall(r"\w+", fold(text)))
+    return _kazakh_count(re.findall(r"\w+", fold(text)))
+
+
+def _kazakh_count(words: list[str]) -> int:
+    return sum(_kazakh_word(w) for w in words)
 
 
 def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
@@ -103,8 +107,9 @@ def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
     model's guess when they are clear (see _KAZAKH_GRAMMAR). Kazakh grammar
     words and no Russian ones make it sure (GRAMMAR_SURE): a short mixed
     message ("ЭЦП жоқ болса ше?") then sets the reply's language."""
-    kk = kazakh_grammar_words(text)
-    ru = sum(w in _RUSSIAN_GRAMMAR for w in re.findall(r"\w+", fold(text)))
+    words = re.findall(r"\w+", fold(text))
+    kk = _kazakh_count(words)
+    ru = sum(w in _RUSSIAN_GRAMMAR for w in words)
     vote = kk - ru
     if vote == 0:
         return lang, confidence
