@@ -1412,9 +1412,13 @@ class Assistant:
             key=lambda name: -max((sims.get(e.id, 0.0) for e in found[name]), default=0.0),
         )
         parts = [
-            self.t(lang, f"service-{name}").capitalize() + ":\n" + self._render(found[name], lang)
+            self.t(lang, f"service-{name}").capitalize()
+            + ":\n"
+            + self._render(found[name], lang, staff=False)
             for name in order
         ]
+        if any(e.offers_staff for entries in found.values() for e in entries):
+            parts.append(self.t(lang, "ask-staff"))
         conv.last_intent, conv.last_channel, conv.pending_intent = intent, channel, None
         conv.last_service = None
         buttons = [
@@ -1434,9 +1438,11 @@ class Assistant:
         ids = {tuple(e.id for e in self.kb.find(intent, s)) for s in services}
         return len(ids) == 1
 
-    def _render(self, entries: list[Entry], lang: str) -> str:
+    def _render(self, entries: list[Entry], lang: str, *, staff: bool = True) -> str:
         """The entries' texts (each text once) and a short citation line; the
-        full reference is one tap away (the `cite:` button)."""
+        full reference is one tap away (the `cite:` button). Where the order is
+        silent on part of it, the answer points at the operator button below
+        it (`staff=False`: the caller adds that line once for several parts)."""
         parts: list[str] = []
         cites: list[str] = []
         for e in entries:
@@ -1448,6 +1454,8 @@ class Assistant:
                 if c not in cites:
                     cites.append(c)
         text = "\n\n".join(parts)
+        if staff and any(e.offers_staff for e in entries):
+            text += "\n" + self.t(lang, "ask-staff")
         if cites:
             text += "\n\n" + self.t(lang, "cite-short", cite="; ".join(cites))
         return text

@@ -94,7 +94,19 @@ _SHORT_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 )
 
 _ENTRY_KEYS = frozenset(
-    {"id", "intents", "services", "channels", "cite", "text", "unknown", "detail", "ask", "states"}
+    {
+        "id",
+        "intents",
+        "services",
+        "channels",
+        "cite",
+        "text",
+        "unknown",
+        "staff",
+        "detail",
+        "ask",
+        "states",
+    }
 )
 # The calendar's notes under a worked deadline (knowledge/calendar.py): a unit
 # whose own text states one (`states:`) does not get it again below.
@@ -278,6 +290,15 @@ class Entry:
     ask: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     # The calendar notes (CALENDAR_NOTES) its text already states.
     states: frozenset[str] = frozenset()
+    # A cited entry whose text also says the order is silent on part of the
+    # question ("the addresses of the archives are not in the order").
+    staff: bool = False
+
+    @property
+    def offers_staff(self) -> bool:
+        """True when the answer leaves part of the question to a staff member:
+        the bot then points at its operator button, not at a phone number."""
+        return self.unknown or self.staff
 
     @property
     def is_general(self) -> bool:
@@ -692,6 +713,11 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
         detail = raw.get("detail", False)
         if not isinstance(detail, bool):
             raise KnowledgeError(path, "`detail` must be true or false", entry_id)
+        staff = raw.get("staff", False)
+        if not isinstance(staff, bool):
+            raise KnowledgeError(path, "`staff` must be true or false", entry_id)
+        if staff and unknown:
+            raise KnowledgeError(path, "an `unknown: true` entry offers staff already", entry_id)
         ask = _examples(raw.get("ask"), path, entry_id)
         states = raw.get("states") or []
         if not isinstance(states, list) or not set(states) <= CALENDAR_NOTES:
@@ -723,6 +749,7 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
                 detail=detail,
                 ask=MappingProxyType(ask),
                 states=frozenset(states),
+                staff=staff,
             )
         )
     return entries

@@ -52,6 +52,7 @@ channel-portal = egov.kz порталы
 ask-service = Қай қызмет туралы сұрайсыз?
 cite-line = Дереккөз: { $cite }
 cite-short = Дереккөз: { $cite }
+ask-staff = Мұны оператордан нақтылай аласыз: төмендегі «{ btn-operator }» батырмасын басыңыз.
 btn-full-cite = 📄 Толық дереккөз
 full-cite =
     Толық дереккөз:

@@ -52,6 +52,7 @@ channel-portal = портал egov.kz
 ask-service = О какой услуге вы спрашиваете?
 cite-line = Источник: { $cite }
 cite-short = Источник: { $cite }
+ask-staff = Уточнить это можно у оператора: нажмите «{ btn-operator }» ниже.
 btn-full-cite = 📄 Полный источник
 full-cite =
     Полный источник:

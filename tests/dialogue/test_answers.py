@@ -18,6 +18,10 @@ pytestmark = pytest.mark.rasa
 
 KK_CITE = "Дереккөз:"
 RU_CITE = "Источник:"
+# Where the order is silent, 1414's own assistant points at its operator
+# button (the button's label, quoted), not at the 1414 phone number.
+KK_STAFF = "төмендегі «Операторға хабарласу» батырмасын басыңыз"
+RU_STAFF = "нажмите «Связаться с оператором» ниже"
 
 # (question, facts that must all appear, clause reference that must appear)
 KK: list[tuple[str, list[str], str]] = [
@@ -195,22 +199,29 @@ async def test_russian_answers(
         (
             "дубликат диплома сколько стоит?",
             "ru",
-            ["ничего не говорит", "1414"],
-            ["тенге", RU_CITE],
+            ["ничего не говорит", RU_STAFF],
+            ["тенге", RU_CITE, "1414"],
         ),
         (
             "телнұсқа алу қанша тұрады, ақылы ма?",
             "kk",
-            ["ештеңе айтылмаған", "1414"],
-            ["теңге", KK_CITE],
+            ["ештеңе айтылмаған", KK_STAFF],
+            ["теңге", KK_CITE, "1414"],
         ),
         (
             "по каким основаниям могут отказать в гранте",
             "ru",
-            ["не перечислены", "1414"],
-            [RU_CITE],
+            ["не перечислены", RU_STAFF],
+            [RU_CITE, "1414"],
         ),
-        ("ХҚО мекенжайы қандай, телнұсқа бойынша", "kk", ["1414"], ["көшесі"]),
+        ("ХҚО мекенжайы қандай, телнұсқа бойынша", "kk", [KK_STAFF], ["көшесі", "1414"]),
+        # Cited, with the part the order leaves out: the fact, then the button.
+        (
+            "универ закрыли, где теперь дубликат диплома получить",
+            "ru",
+            ["архив", "Адресов архивов в приказе нет", RU_STAFF, RU_CITE],
+            ["1414"],
+        ),
     ],
 )
 async def test_what_the_seed_does_not_say_is_not_invented(

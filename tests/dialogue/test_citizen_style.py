@@ -510,3 +510,25 @@ async def test_a_follow_up_that_keeps_to_the_representative_is_about_the_represe
     await citizen.says("я в армии, мама может за меня сдать заявление на дубликат?")
     o = await citizen.says("а забрать тоже она может?")
     assert o.lang == "ru" and o.units and o.units[0].startswith("duplicate.representative")
+
+
+async def test_where_the_order_is_silent_the_operator_button_is_offered_once(
+    citizen: Citizen,
+) -> None:
+    # No service named: the fee for every service, which the order sets for
+    # none. 1414's own assistant points at its operator button, once, rather
+    # than telling the citizen to phone 1414.
+    o = await citizen.says("а это платно вообще? сколько стоит")
+    text = text_of(o)
+    assert o.lang == "ru" and o.intent == "ask_fee"
+    assert text.count("нажмите «Связаться с оператором» ниже") == 1, text
+    assert "1414" not in text, text
+    assert "op" in payloads(o)
+
+
+async def test_kazakh_is_pointed_at_the_operator_button_in_kazakh(citizen: Citizen) -> None:
+    o = await citizen.says("грантқа шағымды қайда жазамын, мерзімі қанша")
+    text = text_of(o)
+    assert o.lang == "kk" and o.units and o.units[0].startswith("grant.complaint")
+    assert text.count("төмендегі «Операторға хабарласу» батырмасын басыңыз") == 1, text
+    assert "1414" not in text, text
