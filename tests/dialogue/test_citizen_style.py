@@ -532,3 +532,12 @@ async def test_kazakh_is_pointed_at_the_operator_button_in_kazakh(citizen: Citiz
     assert o.lang == "kk" and o.units and o.units[0].startswith("grant.complaint")
     assert text.count("төмендегі «Операторға хабарласу» батырмасын басыңыз") == 1, text
     assert "1414" not in text, text
+
+
+async def test_when_to_bring_the_originals_is_the_originals_deadline(citizen: Citizen) -> None:
+    # "When do I bring the originals if I win?": the "when" makes it a
+    # question of terms, and the originals' deadline is one of them (not the
+    # 15 August result the service's term leads with).
+    o = await citizen.says("грант ұтып алсам түпнұсқаларды қашан әкелемін")
+    assert o.lang == "kk" and o.units and o.units[0] == "grant.originals.deadline"
+    assert "түпнұсқа" in text_of(o) and "5-1" in text_of(o)
