@@ -182,6 +182,8 @@ class BookingFlow:
         if intent == "my_bookings":
             return await self._my_bookings(ctx)
         if intent == "cancel_booking":
+            if self._draft(ctx) is not None:
+                return await self._stop(ctx, bookings=True)
             return await self._cancel_which(ctx)
         # Typed while a booking is in progress: add to it. A button or
         # command starts afresh.
@@ -284,8 +286,15 @@ class BookingFlow:
             return None
         t, lang = ctx.t, ctx.lang
         short = len(folded.split()) <= 4  # "отмена", "не надо", "артқа" (not "не надо утром, ...")
-        if short and self.rules.said("cancel", folded):
-            return await self._stop(ctx)
+        cancel = self.rules.said("cancel", folded)
+        if short and cancel:
+            # "жазылымды болдырмай тастаңызшы": the booking already made too.
+            return await self._stop(ctx, bookings=self.rules.said("booking", folded))
+        if cancel and await self._understood_as(text, "cancel_booking"):
+            # "стоп, у меня уже бронь на среду, её отмените": the assistant
+            # reads it (its language too) and hands it back to `on_intent`;
+            # its day is not this draft's.
+            return None
         if short and self.rules.said("back", folded):
             return await self._back(ctx, draft)
         question = _is_question(text, folded)
@@ -327,6 +336,12 @@ class BookingFlow:
         if not sentence and await self._for_the_assistant(text):
             return None
         return await self._advance(ctx, draft, note=t(lang, _use_buttons(draft.step)))
+
+    async def _understood_as(self, text: str, intent: str) -> bool:
+        if self.nlu is None:
+            return False
+        parsed = await self.nlu.parse(text)
+        return parsed.intent == intent and parsed.confidence >= UNDERSTOOD
 
     async def _for_the_assistant(self, text: str) -> bool:
         """A question or a request the assistant understands, rather than an
@@ -1024,11 +1039,19 @@ class BookingFlow:
         mine = await self.store.upcoming(ctx.user_id, ctx.clock())
         return next((b for b in mine if b.code == code), None)
 
-    async def _stop(self, ctx: FlowContext) -> Outcome:
+    async def _stop(self, ctx: FlowContext, *, bookings: bool = False) -> Outcome:
+        """The booking in progress is dropped. `bookings`: the citizen asked
+        to cancel a booking, so the ones already made follow (the one to
+        confirm cancelling, or the list, or that there are none)."""
         t, lang = ctx.t, ctx.lang
         ctx.finish()
+        stopped = t(lang, "bk-stopped")
+        if bookings:
+            outcome = await self._cancel_which(ctx)
+            outcome.replies[0].text = f"{stopped}\n{outcome.replies[0].text}"
+            return outcome
         rows = [[Button(t(lang, "bk-btn-my"), "bk:my"), Button(t(lang, "btn-menu"), "menu")]]
-        return ctx.outcome([Reply(t(lang, "bk-stopped"), rows)], "book_queue")
+        return ctx.outcome([Reply(stopped, rows)], "book_queue")
 
 
 def _render(ctx: FlowContext, entries: list[Entry]) -> str:

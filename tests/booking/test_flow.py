@@ -298,6 +298,36 @@ async def test_back_and_stop(citizen: Citizen, store: BookingStore) -> None:
     assert "относится к прошлой записи" in text_of(stale)
 
 
+async def test_cancelling_a_booking_mid_draft_offers_the_booking_already_made(
+    citizen: Citizen, store: BookingStore
+) -> None:
+    await citizen.presses("lang:ru")
+    await start_at_office(citizen)
+    await citizen.presses("bk:d:20261214")
+    await citizen.presses("bk:t:1000")
+    await citizen.presses_first("bk:ok:")
+    [booking] = await bookings_of(store, citizen.id)
+    # A new booking begun, then the citizen remembers the one they have: the
+    # draft stops and that booking is offered for cancelling (its day is not
+    # taken as the new draft's day).
+    await citizen.presses("ask:book_queue")
+    stop = await citizen.says("стоп, у меня ведь уже есть запись на понедельник, отмените её")
+    assert stop.intent == "cancel_booking"
+    assert "запись не оформлена" in text_of(stop) and "Отменить запись?" in text_of(stop)
+    assert f"bk:cy:{booking.code}" in payloads(stop)
+    assert [b.status for b in await bookings_of(store, citizen.id)] == [ACTIVE]  # asked first
+
+
+async def test_cancelling_a_booking_mid_draft_without_one_says_there_is_none(
+    citizen: Citizen,
+) -> None:
+    await citizen.presses("lang:kk")
+    await start_at_office(citizen)
+    stop = await citizen.says("жазылымды болдырмай тастаңызшы")
+    assert stop.intent == "cancel_booking"
+    assert "жазылу рәсімделмеді" in text_of(stop) and "Алдағы жазылуларыңыз жоқ" in text_of(stop)
+
+
 async def test_my_bookings_cancel_and_reschedule_in_kazakh(
     citizen: Citizen, store: BookingStore
 ) -> None:
