@@ -28,6 +28,7 @@ from actions.units import (
     RESCUE_MIN_SIMILARITY,
     SERVICE_MARGIN,
     UnitRanker,
+    classifier_certain,
     learned_sure,
 )
 from knowledge.base import Entry, KnowledgeBase
@@ -871,6 +872,11 @@ class Assistant:
         best = ranked[0]
         if floor:
             return best.entry if best.lexical >= DETAIL_MIN_SIMILARITY else None
+        own = service or conv.last_service
+        # Not which service: "қандай құжаттар керек?" is asked of the citizen.
+        certain = classifier_certain(ranked, own) if own is not None else None
+        if certain is not None:
+            return certain
         if (
             confident
             and family

@@ -59,6 +59,13 @@ DETAIL_MARGIN = 0.0
 # подтвердить для гранта?" shares few words with "жетім балаларға").
 LEARNED_MIN_SIMILARITY = 0.25
 LEARNED_SURE = 0.5
+# The classifier alone names the unit (over DIET's topic and the words'
+# ranking) when its probability is at least this and this far ahead of the
+# next candidate's: "universitetke kandai kuzhat aparu kerek" is the
+# university's list of documents, "прив чё по срокам гранта когда результы"
+# the 15 August term, whichever topic DIET reads.
+CLASSIFIER_CERTAIN = 0.6
+CLASSIFIER_CERTAIN_MARGIN = 0.5
 # How much the unit's own text (its answer) adds: the words of the answer
 # ("расписка", "086-У") are words of the question too.
 TEXT_WEIGHT = 0.5
@@ -136,8 +143,10 @@ class Ranked:
     prior: float
     # The meaning: embedding cosine to the nearest example.
     semantic: float = SEMANTIC_CENTER
-    # The classifier's probability of this unit (0 without a classifier).
+    # The classifier's say among the candidates (0 without a classifier; see _learned).
     learned: float = 0.0
+    # The classifier's own probability of this unit, before the topic weighs in.
+    probability: float = 0.0
 
     @property
     def similarity(self) -> float:
@@ -524,17 +533,19 @@ class UnitRanker:
         confidence per intent (its ranking). `focus`: the question asked when
         the message asks several; it weighs more than the rest of the text."""
         far = (0.0, SEMANTIC_CENTER, 0.0)
-        near = self.closeness(text)
+        near = whole = self.closeness(text)
         if focus:
             asked = self.closeness(focus)
             near = {k: _blend(asked.get(k, far), near.get(k, far)) for k in set(near) | set(asked)}
         candidates = list(candidates)
         priors = [max((intents.get(i, 0.0) for i in e.intents), default=0.0) for e in candidates]
         learned = _learned(candidates, [near.get(e.id, far)[2] for e in candidates], priors)
-        ranked = [
-            Ranked(entry, near.get(entry.id, far)[0], prior, near.get(entry.id, far)[1], p)
-            for entry, prior, p in zip(candidates, priors, learned, strict=True)
-        ]
+        ranked = []
+        for entry, prior, p in zip(candidates, priors, learned, strict=True):
+            lexical, semantic, _ = near.get(entry.id, far)
+            # The whole message's: a story's question alone says less.
+            probability = whole.get(entry.id, far)[2]
+            ranked.append(Ranked(entry, lexical, prior, semantic, p, probability))
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
@@ -554,6 +565,23 @@ def without_greeting(text: str) -> str:
         if fold(tail) == rest:
             return tail
     return cleaned
+
+
+def classifier_certain(ranked: list[Ranked], service: str) -> Entry | None:
+    """The unit of `service` the classifier all but names by itself among
+    the candidates: CLASSIFIER_CERTAIN likely and CLASSIFIER_CERTAIN_MARGIN
+    ahead of the next. None when it does not."""
+    pool = sorted(
+        (r for r in ranked if service in r.entry.services),
+        key=lambda r: r.probability,
+        reverse=True,
+    )
+    if len(pool) < 2:
+        return None
+    first, second = pool[0].probability, pool[1].probability
+    if first >= CLASSIFIER_CERTAIN and first - second >= CLASSIFIER_CERTAIN_MARGIN:
+        return pool[0].entry
+    return None
 
 
 def learned_sure(best: Ranked, ranked: list[Ranked]) -> bool:

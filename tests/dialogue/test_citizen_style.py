@@ -541,3 +541,11 @@ async def test_when_to_bring_the_originals_is_the_originals_deadline(citizen: Ci
     o = await citizen.says("грант ұтып алсам түпнұсқаларды қашан әкелемін")
     assert o.lang == "kk" and o.units and o.units[0] == "grant.originals.deadline"
     assert "түпнұсқа" in text_of(o) and "5-1" in text_of(o)
+
+
+async def test_when_the_classifier_all_but_names_the_fact_it_is_given(citizen: Citizen) -> None:
+    # DIET reads "по срокам" as the application period (23-31 July); the unit
+    # classifier is all but certain the citizen asks when the results come.
+    o = await citizen.says("привет чё там по срокам гранта, когда итоги")
+    assert o.lang == "ru" and o.units and o.units[0].startswith("grant.processing_time")
+    assert "15 августа" in text_of(o).split("\n\n", 1)[0]
