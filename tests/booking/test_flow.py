@@ -182,6 +182,17 @@ async def start_at_office(citizen: Citizen, office: str = "ast-psc1") -> Outcome
     return await citizen.presses(f"bk:o:{office}")
 
 
+async def booked_at_office(citizen: Citizen, store: BookingStore, lang: str) -> Booking:
+    """The citizen's one booking, at 10:00 on Monday 14 December, made by buttons."""
+    await citizen.presses(f"lang:{lang}")
+    await start_at_office(citizen)
+    await citizen.presses("bk:d:20261214")
+    await citizen.presses("bk:t:1000")
+    await citizen.presses_first("bk:ok:")
+    [booking] = await bookings_of(store, citizen.id)
+    return booking
+
+
 async def test_a_past_date_a_holiday_and_beyond_the_horizon(citizen: Citizen) -> None:
     await citizen.presses("lang:ru")
     await start_at_office(citizen)
@@ -301,12 +312,7 @@ async def test_back_and_stop(citizen: Citizen, store: BookingStore) -> None:
 async def test_cancelling_a_booking_mid_draft_offers_the_booking_already_made(
     citizen: Citizen, store: BookingStore
 ) -> None:
-    await citizen.presses("lang:ru")
-    await start_at_office(citizen)
-    await citizen.presses("bk:d:20261214")
-    await citizen.presses("bk:t:1000")
-    await citizen.presses_first("bk:ok:")
-    [booking] = await bookings_of(store, citizen.id)
+    booking = await booked_at_office(citizen, store, "ru")
     # A new booking begun, then the citizen remembers the one they have: the
     # draft stops and that booking is offered for cancelling (its day is not
     # taken as the new draft's day).
@@ -331,12 +337,7 @@ async def test_cancelling_a_booking_mid_draft_without_one_says_there_is_none(
 async def test_my_bookings_cancel_and_reschedule_in_kazakh(
     citizen: Citizen, store: BookingStore
 ) -> None:
-    await citizen.presses("lang:kk")
-    await start_at_office(citizen)
-    await citizen.presses("bk:d:20261214")
-    await citizen.presses("bk:t:1000")
-    await citizen.presses_first("bk:ok:")
-    [booking] = await bookings_of(store, citizen.id)
+    booking = await booked_at_office(citizen, store, "kk")
 
     await citizen.says("кезекке жазылғым келеді")
     again = await citizen.presses("bk:s:duplicate")
