@@ -251,6 +251,11 @@ _ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрош�
 ANNOUNCE_WORDS = 5
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
+# Handing documents in, and the originals (folded): "when do I hand the
+# documents in?" asks for a term; "when are the originals due?" another.
+_SUBMIT_RE = re.compile(r"\b(?:сда[вюмт]|пода[вюмт]|принима|тапсыр|кабылда|откиз|апар)")
+_ORIGINALS_RE = re.compile(r"оригинал|тупнуска|подлинник")
+_DOCUMENTS_RE = re.compile(r"документ|кужат")
 # "Isn't it repealed?" (folded): whether the order still stands is a question
 # on its legal basis, however briefly put ("так он же утратил силу, нет?").
 _REPEAL_RE = re.compile(
@@ -649,6 +654,18 @@ class Assistant:
             # "When will the results be?" asks for the term, not for what the result is.
             intent, confident = "ask_processing_time", True
             turn.settled_intent = intent
+        if (
+            intent in ("ask_documents", "ask_application_period")
+            and (service or conv.last_service) == "grant"
+            and _WHEN_RE.search(parsed.normalized)
+            and _SUBMIT_RE.search(parsed.normalized)
+            and _DOCUMENTS_RE.search(parsed.normalized)
+            and not _ORIGINALS_RE.search(parsed.normalized)
+        ):
+            # "граннтка когда документы сдавать?" asks for 23-31 July, not
+            # for the list of documents (nor when the originals are due).
+            intent, confident = "ask_application_period", True
+            turn.settled_intent = intent
         # "Isn't the order repealed?", "does it still apply?": the model
         # cannot place them said in passing; they ask for the legal basis.
         if (not confident and _REPEAL_RE.search(parsed.normalized)) or (
@@ -828,6 +845,7 @@ class Assistant:
         channels = parsed.values("channel")
         if channel is not None:
             channels.add(channel)
+        said = fold(turn.said) if turn.said else parsed.normalized
         within = service
         if within is None and "psc" in channels and conv.last_service in (None, PSC_SERVICE):
             # "забрать можно в вузе или только в ЦОНе?"
@@ -840,6 +858,7 @@ class Assistant:
             and (not channels or not e.channels or channels & set(e.channels))
             and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
             and (turn.settled_intent is None or turn.settled_intent in e.intents)
+            and (not e.needs or _names_any(e.needs, said))
         ]
         if not candidates:
             return None
@@ -1766,3 +1785,8 @@ def _question_clauses(text: str) -> tuple[list[str], list[str]]:
 
 def _fmt(d: date) -> str:
     return d.strftime("%d.%m.%Y")
+
+
+def _names_any(stems: tuple[str, ...], folded: str) -> bool:
+    """True when a word of `folded` begins with one of `stems`."""
+    return any(re.search(r"(?<!\w)" + re.escape(stem), folded) for stem in stems)

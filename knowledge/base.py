@@ -93,6 +93,9 @@ _SHORT_NAMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 
+# A word beginning as the NLU folds text: lower case, Kazakh letters as the
+# Russian ones they look like (nlu.normalize.fold).
+_FOLDED_RE = re.compile(r"^[a-zа-яё0-9][a-zа-яё0-9 -]*$")
 _ENTRY_KEYS = frozenset(
     {
         "id",
@@ -106,6 +109,7 @@ _ENTRY_KEYS = frozenset(
         "detail",
         "ask",
         "states",
+        "needs",
     }
 )
 # The calendar's notes under a worked deadline (knowledge/calendar.py): a unit
@@ -293,6 +297,10 @@ class Entry:
     # A cited entry whose text also says the order is silent on part of the
     # question ("the addresses of the archives are not in the order").
     staff: bool = False
+    # Word beginnings (folded) of which the message must have one for this
+    # unit to answer it: the originals' deadline is not "when do I hand the
+    # documents in?" unless the originals are named.
+    needs: tuple[str, ...] = ()
 
     @property
     def offers_staff(self) -> bool:
@@ -719,6 +727,13 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
         if staff and unknown:
             raise KnowledgeError(path, "an `unknown: true` entry offers staff already", entry_id)
         ask = _examples(raw.get("ask"), path, entry_id)
+        needs = raw.get("needs") or []
+        if not isinstance(needs, list) or not all(
+            isinstance(n, str) and _FOLDED_RE.match(n) for n in needs
+        ):
+            raise KnowledgeError(
+                path, "`needs` lists word beginnings as folded (lower case, no әғқңөұүһі)", entry_id
+            )
         states = raw.get("states") or []
         if not isinstance(states, list) or not set(states) <= CALENDAR_NOTES:
             raise KnowledgeError(
@@ -750,6 +765,7 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
                 ask=MappingProxyType(ask),
                 states=frozenset(states),
                 staff=staff,
+                needs=tuple(needs),
             )
         )
     return entries

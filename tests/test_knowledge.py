@@ -430,6 +430,8 @@ BROKEN = {
     "unknown_with_staff": GOOD_ENTRY.replace(
         '    cite: {standard: duplicate, clause: "9"}\n', "    unknown: true\n    staff: true\n"
     ),
+    "needs_unfolded": GOOD_ENTRY.replace("    cite:", "    needs: [Түпнұсқа]\n    cite:"),
+    "needs_not_a_list": GOOD_ENTRY.replace("    cite:", "    needs: оригинал\n    cite:"),
     "misspelt_key": GOOD_ENTRY.replace("services:", "service:"),
     "duplicate_id": GOOD_ENTRY + GOOD_ENTRY.replace("ask_documents", "ask_eds"),
     "two_general": GOOD_ENTRY + GOOD_ENTRY.replace("test.good", "test.other"),

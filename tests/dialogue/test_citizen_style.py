@@ -549,3 +549,18 @@ async def test_when_the_classifier_all_but_names_the_fact_it_is_given(citizen: C
     o = await citizen.says("привет чё там по срокам гранта, когда итоги")
     assert o.lang == "ru" and o.units and o.units[0].startswith("grant.processing_time")
     assert "15 августа" in text_of(o).split("\n\n", 1)[0]
+
+
+async def test_when_to_hand_in_grant_documents_is_the_application_period(
+    citizen: Citizen,
+) -> None:
+    # "When do I hand the documents in?" is 23-31 July; the originals'
+    # deadline answers only when the originals are named.
+    await citizen.says("по гранту вопрос, когда будут итоги?")
+    o = await citizen.says("а документы когда сдавать")
+    assert o.lang == "ru" and o.units and o.units[0].startswith("grant.application_period")
+    assert "с 23 по 31 июля" in text_of(o).split("\n\n", 1)[0]
+    kk = await citizen.says("грантқа құжаттарды қашан өткіземіз")
+    assert kk.units and kk.units[0].startswith("grant.application_period"), kk.units
+    originals = await citizen.says("а оригиналы когда нести?")
+    assert originals.units and originals.units[0] == "grant.originals.deadline"
