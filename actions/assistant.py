@@ -783,7 +783,9 @@ class Assistant:
             if unit is not None:
                 conv.misses = 0
                 return self._with(parsed, self._answer_unit(turn, unit, service))
-            if intent == "submit_application" and _HOW_RE.search(parsed.normalized):
+            if intent == "submit_application" and (
+                _HOW_RE.search(parsed.normalized) or _WHERE_RE.search(parsed.normalized)
+            ):
                 # "дипломның телнұсқасын қалай аламын?" half-read as "I want to
                 # apply": how one gets the service is where and how to apply,
                 # not a form that asks for the citizen's personal data.
@@ -1721,9 +1723,22 @@ def _family(unit_id: str | None) -> str | None:
 
 
 def _asks(parsed: ParseResult) -> bool:
-    """A question mark, or a Kazakh question particle at the end."""
+    """A question mark, a Kazakh question particle at the end, or a question
+    word first ("где подать заявление на дубликат", typed without "?")."""
     words = parsed.normalized.split()
-    return "?" in parsed.text or (bool(words) and words[-1] in _QUESTION_PARTICLES)
+    return (
+        "?" in parsed.text
+        or (bool(words) and words[-1] in _QUESTION_PARTICLES)
+        or _ASKS_FIRST_RE.match(parsed.normalized) is not None
+    )
+
+
+# A question word first (folded), after "а"/"ал" at most.
+_ASKS_FIRST_RE = re.compile(
+    r"(?:а |ал )?(?:где|куда|когда|сколько|как|каида|каидан|кашан|канша|калаи)\b"
+)
+# Where one applies (folded): "где подать заявление" is asked of the standard.
+_WHERE_RE = re.compile(r"\b(?:где|куда|каида|каидан)\b")
 
 
 # Kazakh question particles; with "ал" and "шы" they mark a short message as

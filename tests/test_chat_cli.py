@@ -81,3 +81,23 @@ def test_bad_json_line_gets_an_error_line_and_the_rest_goes_on(
     out = run_jsonl(["{not json", {"user": 1, "text": "сәлем"}], rasa_server, tmp_path)
     assert "error" in out[0]
     assert out[1]["lang"] == "kk" and out[1]["intent"] == "greet"
+
+
+def test_where_to_apply_typed_without_a_question_mark_does_not_open_the_form(
+    rasa_server: RasaServer, tmp_path: Path
+) -> None:
+    # DIET reads "где подать заявление на дубликат" (no "?") as "I want to
+    # apply" at 0.75: a question word first asks of the standard. The citizen
+    # gets where to apply, not the application form asking for consent.
+    out = run_jsonl(
+        [
+            {"user": 1, "text": "сколько дней делают дубликат аттестата"},
+            {"user": 1, "text": "где подать заявление на дубликат"},
+        ],
+        rasa_server,
+        tmp_path,
+    )
+    where = out[1]
+    text = "\n".join(r["text"] for r in where["replies"])
+    assert where["intent"] == "ask_where_to_apply", where
+    assert "ЦОН" in text and "персональных данных" not in text, text
