@@ -27,6 +27,7 @@ from actions.units import (
     LEARNED_MIN_SIMILARITY,
     RESCUE_MIN_SIMILARITY,
     SERVICE_MARGIN,
+    Ranked,
     UnitRanker,
     classifier_certain,
     learned_sure,
@@ -263,6 +264,20 @@ _REPEAL_RE = re.compile(
     r"|отменил\w* (?:приказ|стандарт)|(?:приказ|стандарт)\w*\s+(?:\w+\s+)?отмен"
     r"|кушин\w*\s+(?:\w+\s+)?жо[иы]|кушинде м|кушинен аиырыл|буирык\w*\s+(?:\w+\s+)?жоиылг"
 )
+# Documents that are no education document (folded): "дубликат водительских
+# прав", "жүргізуші куәлігінің телнұсқасы" ask of another state service,
+# not of a diploma's duplicate, though the model hears "дубликат ... получить".
+_OTHER_DOCUMENT_RE = re.compile(
+    r"\b(?:водител\w?ск\w*|дубликат\w*\s+прав\b|жургизуши\w*|техпаспорт\w*|тех\.?\s*паспорт\w*|загранпаспорт\w*"
+    r"|загран\w*\s+паспорт\w*|свидетельств\w*\s+о\s+рождени\w*|туу\s+туралы"
+    r"|военн\w*\s+билет\w*|аскери\s+билет\w*|трудов\w*\s+книжк\w*|енбек\s+китапша\w*)"
+)
+# ... unless a document of ours is named too, or the services' own words.
+_OUR_DOCUMENT_RE = re.compile(
+    r"диплом|аттестат|приложени|косымша|грант|соц|алеуметтик|вуз|жоо|универ|институт"
+)
+# A document asked for anew: its duplicate, a loss, a replacement.
+_ANEW_RE = re.compile(r"дубликат|телнуска|восстанов|потерял|утерял|жогал|замен|ауыстыр|калпына")
 # Right after the legal basis, "does it still apply?" asks the same.
 _STANDS_RE = re.compile(r"деиству|в силе|кушинде|актуал")
 _SCHEDULE_PLACES = {
@@ -666,6 +681,11 @@ class Assistant:
             # for the list of documents (nor when the originals are due).
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
+        if _asks_of_another_document(parsed.normalized, conv.last_service):
+            # "дубликат водительских прав как получить": not ours to answer
+            # (the diploma's pickup would mislead); who can, is said.
+            turn.settled_intent = "out_of_scope"
+            return self._with(parsed, self._route(turn, "out_of_scope", None, None))
         # "Isn't the order repealed?", "does it still apply?": the model
         # cannot place them said in passing; they ask for the legal basis.
         if (not confident and _REPEAL_RE.search(parsed.normalized)) or (
@@ -968,21 +988,13 @@ class Assistant:
             if not confident and (
                 best.lexical >= RESCUE_MIN_SIMILARITY
                 or (best.lexical >= LEARNED_MIN_SIMILARITY and learned_sure(best, ranked))
+                or _clear_ahead(best, ranked)
             ):
                 return best.entry
             return None
         if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
             return best.entry
-        if (
-            not confident
-            and best.lexical >= LEARNED_MIN_SIMILARITY
-            and best.learned == 0.0
-            and len(ranked) > 1
-            and best.similarity >= ranked[1].similarity + RESCUE_CLEAR_MARGIN
-        ):
-            # A story the model cannot place ("баламыз ауылда турады, УБТ-дан
-            # 98 балл жинады, грантқа құжатты қалай тапсырамыз"): the words
-            # and the classifier agree on one answer, far ahead of the next.
+        if not confident and _clear_ahead(best, ranked):
             return best.entry
         if (
             confident
@@ -1712,6 +1724,29 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
     kept = [e for e in whole.entities if e["entity"] in ("service", "channel")]
     focused.entities = focused.entities + [e for e in kept if e["entity"] not in names]
     return focused
+
+
+def _asks_of_another_document(said: str, service: str | None) -> bool:
+    """A duplicate, a loss or a replacement of a document that is not an
+    education document, with none of ours named (folded text). Without
+    those words, only outside a conversation on a service: "туу туралы
+    куәлік керек пе?" during a grant conversation asks what the grant needs."""
+    if not _OTHER_DOCUMENT_RE.search(said) or _OUR_DOCUMENT_RE.search(said):
+        return False
+    return service is None or _ANEW_RE.search(said) is not None
+
+
+def _clear_ahead(best: Ranked, ranked: list[Ranked]) -> bool:
+    """A story the model cannot place ("баламыз ауылда турады, УБТ-дан 98
+    балл жинады, грантқа құжатты қалай тапсырамыз"; "дубликат был готов еще
+    в марте, я на вахте была ... он в цоне еще лежит?"): the words and the
+    classifier agree on one answer, far ahead of the next."""
+    return (
+        best.lexical >= LEARNED_MIN_SIMILARITY
+        and best.learned == 0.0
+        and len(ranked) > 1
+        and best.similarity >= ranked[1].similarity + RESCUE_CLEAR_MARGIN
+    )
 
 
 def _family(unit_id: str | None) -> str | None:

@@ -564,3 +564,42 @@ async def test_when_to_hand_in_grant_documents_is_the_application_period(
     assert kk.units and kk.units[0].startswith("grant.application_period"), kk.units
     originals = await citizen.says("а оригиналы когда нести?")
     assert originals.units and originals.units[0] == "grant.originals.deadline"
+
+
+async def test_a_story_the_model_cannot_place_gets_the_fact_its_words_name(
+    citizen: Citizen,
+) -> None:
+    # DIET falls back on the story; the words and the unit classifier agree
+    # on the fact asked (results void when the portal data do not match the
+    # originals), far ahead of anything else.
+    o = await citizen.says(
+        "подавали на грант через портал и ошиблись в номере сертификата, "
+        "заметили только сейчас. чем грозит?"
+    )
+    assert o.lang == "ru" and o.units and o.units[0] == "grant.originals.mismatch"
+    assert "утрачивают силу" in text_of(o).split("\n\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("дубликат водительских прав как сделать", "ru"),
+        ("жүргізуші куәлігінің телнұсқасын қайдан аламын", "kk"),
+        ("свидетельство о рождении потеряли, как восстановить", "ru"),
+    ],
+)
+async def test_another_document_is_not_answered_with_the_diploma(
+    citizen: Citizen, text: str, lang: str
+) -> None:
+    # Not "ready duplicates are collected at ЦОН": that is the diploma's.
+    o = await citizen.says(text)
+    assert o.lang == lang and not o.units
+    assert "1414" in text_of(o) and "Дереккөз" not in text_of(o) and "Источник" not in text_of(o)
+
+
+async def test_a_document_in_a_grant_conversation_is_still_asked_of_the_grant(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("какие документы нужны на грант")
+    o = await citizen.says("а свидетельство о рождении нужно?")
+    assert "1414" not in text_of(o)
