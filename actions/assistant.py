@@ -1398,6 +1398,22 @@ class Assistant:
                 return Outcome([self._ask_service(lang, services)], lang, intent)
         if service is None and services:
             service = next(iter(services))
+        if (
+            channel is None
+            and conv.last_channel == "portal"
+            and service is not None
+            and service == conv.last_service
+            and turn.parsed is not None
+            and len(turn.parsed.normalized.split()) <= FAMILY_WORDS
+        ):
+            # "через egov можно?" then "а забирать где?", "а что загружать?":
+            # the portal's own answer, where there is one (paper, at the
+            # university or ЦОН). The portal only: a route that changes what
+            # comes after; after ЦОН, "where do I call?" is not ЦОН's address
+            # (eval: all channels +6 -4, the portal's +6 -1).
+            sticky = self.kb.find(intent, service, conv.last_channel)
+            if sticky and all(conv.last_channel in e.channels for e in sticky):
+                channel = conv.last_channel
         entries = self.kb.find(intent, service, channel)
         own = self._parallel(entries[0].id, service) if entries and service else None
         if own is not None and own.detail:

@@ -603,3 +603,17 @@ async def test_a_document_in_a_grant_conversation_is_still_asked_of_the_grant(
     await citizen.says("какие документы нужны на грант")
     o = await citizen.says("а свидетельство о рождении нужно?")
     assert "1414" not in text_of(o)
+
+
+async def test_after_the_portal_a_short_question_is_asked_of_the_portal(
+    citizen: Citizen,
+) -> None:
+    # The general answer ("collected at the university or ЦОН") leaves out
+    # that nothing comes through the portal itself; its own answer says so.
+    await citizen.says("телнұсқаға егов арқылы өтініш беруге бола ма")
+    o = await citizen.says("ал дайын болса қайдан аламын")
+    assert o.lang == "kk" and o.units == ["duplicate.pickup.portal"], o.units
+    assert "қағаз түрінде" in text_of(o).split("\n\n", 1)[0]
+    await citizen.says("хочу подать на дубликат через егов, это можно?")
+    ru = await citizen.says("а забирать потом куда?")
+    assert ru.units == ["duplicate.pickup.portal"], ru.units
