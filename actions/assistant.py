@@ -276,6 +276,12 @@ _OTHER_DOCUMENT_RE = re.compile(
 _OUR_DOCUMENT_RE = re.compile(
     r"диплом|аттестат|приложени|косымша|грант|соц|алеуметтик|вуз|жоо|универ|институт"
 )
+# "... нужен?", "... керек пе?": whether a document is needed.
+_NEEDED_RE = re.compile(r"\b(?:нуж\w*|надо|обязательн\w*|керек\w*|кажет\w*|миндетти\w*|талап\w*)")
+# "какие документы", "қандай құжаттар": the list itself is asked.
+_WHICH_RE = re.compile(r"\b(?:как\w*|кандаи|не\s+керек)\b")
+# Words at most, for "is this document needed?" (not a story naming one).
+NOT_LISTED_WORDS = 8
 # A document asked for anew: its duplicate, a loss, a replacement.
 _ANEW_RE = re.compile(r"дубликат|телнуска|восстанов|потерял|утерял|жогал|замен|ауыстыр|калпына")
 # Right after the legal basis, "does it still apply?" asks the same.
@@ -686,6 +692,12 @@ class Assistant:
             # (the diploma's pickup would mislead); who can, is said.
             turn.settled_intent = "out_of_scope"
             return self._with(parsed, self._route(turn, "out_of_scope", None, None))
+        context = service or conv.last_service
+        if context is not None and _asks_if_another_document_is_needed(parsed.normalized):
+            # "а свидетельство о рождении нужно?" during grants: not in the
+            # standard's list (the model hears "свидетельство" as the grant's
+            # certificate): said so, with the whole list.
+            return self._with(parsed, self._not_listed(turn, context))
         # "Isn't the order repealed?", "does it still apply?": the model
         # cannot place them said in passing; they ask for the legal basis.
         if (not confident and _REPEAL_RE.search(parsed.normalized)) or (
@@ -1131,6 +1143,14 @@ class Assistant:
         except KeyError:
             return None
         return entry if service in entry.services else None
+
+    def _not_listed(self, turn: Turn, service: str) -> Outcome:
+        """A document the standard does not list: so it says, and the list."""
+        outcome = self._answer(turn, "ask_documents", service, None)
+        if outcome.units and outcome.replies:
+            first = outcome.replies[0]
+            first.text = self.t(turn.lang, "doc-not-listed") + "\n" + first.text
+        return outcome
 
     def _answer_unit(self, turn: Turn, entry: Entry, named_service: str | None) -> Outcome:
         """One unit of the standard, the answer leading with it."""
@@ -1750,6 +1770,17 @@ def _asks_of_another_document(said: str, service: str | None) -> bool:
     if not _OTHER_DOCUMENT_RE.search(said) or _OUR_DOCUMENT_RE.search(said):
         return False
     return service is None or _ANEW_RE.search(said) is not None
+
+
+def _asks_if_another_document_is_needed(said: str) -> bool:
+    """ "туу туралы куәлік керек пе?": whether a document the standards do
+    not list is needed, in a few words (folded text)."""
+    return (
+        _OTHER_DOCUMENT_RE.search(said) is not None
+        and _NEEDED_RE.search(said) is not None
+        and _WHICH_RE.search(said) is None
+        and len(said.split()) <= NOT_LISTED_WORDS
+    )
 
 
 def _clear_ahead(best: Ranked, ranked: list[Ranked]) -> bool:
