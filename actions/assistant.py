@@ -687,13 +687,14 @@ class Assistant:
             # for the list of documents (nor when the originals are due).
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
-        if _asks_of_another_document(parsed.normalized, conv.last_service):
+        other = _OTHER_DOCUMENT_RE.search(parsed.normalized) is not None
+        if other and _asks_of_another_document(parsed.normalized, conv.last_service):
             # "дубликат водительских прав как получить": not ours to answer
             # (the diploma's pickup would mislead); who can, is said.
             turn.settled_intent = "out_of_scope"
             return self._with(parsed, self._route(turn, "out_of_scope", None, None))
         context = service or conv.last_service
-        if context is not None and _asks_if_another_document_is_needed(parsed.normalized):
+        if other and context is not None and _asks_if_document_is_needed(parsed.normalized):
             # "а свидетельство о рождении нужно?" during grants: not in the
             # standard's list (the model hears "свидетельство" as the grant's
             # certificate): said so, with the whole list.
@@ -1418,6 +1419,7 @@ class Assistant:
                 return Outcome([self._ask_service(lang, services)], lang, intent)
         if service is None and services:
             service = next(iter(services))
+        entries = []
         if (
             channel is None
             and conv.last_channel == "portal"
@@ -1433,8 +1435,9 @@ class Assistant:
             # (eval: all channels +6 -4, the portal's +6 -1).
             sticky = self.kb.find(intent, service, conv.last_channel)
             if sticky and all(conv.last_channel in e.channels for e in sticky):
-                channel = conv.last_channel
-        entries = self.kb.find(intent, service, channel)
+                channel, entries = conv.last_channel, sticky
+        if not entries:
+            entries = self.kb.find(intent, service, channel)
         own = self._parallel(entries[0].id, service) if entries and service else None
         if own is not None and own.detail:
             # "куда с этим обращаться" after social support: the grant's
@@ -1763,21 +1766,21 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
 
 
 def _asks_of_another_document(said: str, service: str | None) -> bool:
-    """A duplicate, a loss or a replacement of a document that is not an
-    education document, with none of ours named (folded text). Without
-    those words, only outside a conversation on a service: "туу туралы
-    куәлік керек пе?" during a grant conversation asks what the grant needs."""
-    if not _OTHER_DOCUMENT_RE.search(said) or _OUR_DOCUMENT_RE.search(said):
+    """Of a message naming another document (_OTHER_DOCUMENT_RE): its
+    duplicate, loss or replacement, with none of ours named (folded text).
+    Without those words, only outside a conversation on a service: "туу
+    туралы куәлік керек пе?" during a grant conversation asks what the grant
+    needs."""
+    if _OUR_DOCUMENT_RE.search(said):
         return False
     return service is None or _ANEW_RE.search(said) is not None
 
 
-def _asks_if_another_document_is_needed(said: str) -> bool:
-    """ "туу туралы куәлік керек пе?": whether a document the standards do
-    not list is needed, in a few words (folded text)."""
+def _asks_if_document_is_needed(said: str) -> bool:
+    """ "туу туралы куәлік керек пе?": whether a document is needed, in a few
+    words, not which documents are (folded text)."""
     return (
-        _OTHER_DOCUMENT_RE.search(said) is not None
-        and _NEEDED_RE.search(said) is not None
+        _NEEDED_RE.search(said) is not None
         and _WHICH_RE.search(said) is None
         and len(said.split()) <= NOT_LISTED_WORDS
     )
