@@ -16,7 +16,7 @@ from typing import Protocol
 
 from actions.dates import find_date
 from actions.events import Button, Event, Outcome, Reply
-from actions.flows import Flow, FlowContext
+from actions.flows import QUESTION_RE, Flow, FlowContext
 from actions.i18n import LANGS, Translator, default_translator
 from actions.state import Conversation, MemoryStateStore, StateStore
 from actions.units import (
@@ -161,11 +161,6 @@ _LANGUAGE_WORD_RE = re.compile(r"\b(?:язык\w*|тил\w*|языг\w*|енгл
 _RUSSIAN_NAMED_RE = re.compile(r"\b(?:орыс|рус)")
 _KAZAKH_NAMED_RE = re.compile(r"\b(?:казак|казах|мемлекеттик|государствен)")
 _KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
-# Words that make a clause a question.
-_QUESTION_RE = re.compile(
-    r"\b(?:какие|какой|какая|куда|где|когда|сколько|как|можно|нужно|нужен|нужна|ли|"
-    r"кандаи|каида|кашан|канша|калаи|кимге|керек|бола|ма|ме|ба|бе|па|пе|ше|бар\s+ма)\b|\?"
-)
 # "How do I find out the status?", "can I book through egov?": a question
 # about an action, answered from the standard, not the action itself.
 _HOW_RE = re.compile(
@@ -1001,13 +996,13 @@ class Assistant:
             if not confident and (
                 best.lexical >= RESCUE_MIN_SIMILARITY
                 or (best.lexical >= LEARNED_MIN_SIMILARITY and learned_sure(best, ranked))
-                or _clear_ahead(best, ranked)
+                or _clear_ahead(best, ranked, own)
             ):
                 return best.entry
             return None
         if not confident and best.lexical >= RESCUE_MIN_SIMILARITY:
             return best.entry
-        if not confident and _clear_ahead(best, ranked):
+        if not confident and _clear_ahead(best, ranked, own):
             return best.entry
         if (
             confident
@@ -1786,16 +1781,24 @@ def _asks_if_document_is_needed(said: str) -> bool:
     )
 
 
-def _clear_ahead(best: Ranked, ranked: list[Ranked]) -> bool:
+def _clear_ahead(best: Ranked, ranked: list[Ranked], own: str | None = None) -> bool:
     """A story the model cannot place ("баламыз ауылда турады, УБТ-дан 98
     балл жинады, грантқа құжатты қалай тапсырамыз"; "дубликат был готов еще
     в марте, я на вахте была ... он в цоне еще лежит?"): the words and the
-    classifier agree on one answer, far ahead of the next."""
+    classifier agree on one answer, far ahead of the next. In a conversation
+    about one service (`own`), the next is that service's ("ozim turaly ne
+    zhazu kerek" while applying for a duplicate: a grant's education
+    document is no rival)."""
+    if own not in best.entry.services:
+        own = None
+    rivals = [
+        r.similarity for r in ranked if r is not best and (own is None or own in r.entry.services)
+    ]
     return (
         best.lexical >= LEARNED_MIN_SIMILARITY
         and best.learned == 0.0
-        and len(ranked) > 1
-        and best.similarity >= ranked[1].similarity + RESCUE_CLEAR_MARGIN
+        and bool(rivals)
+        and best.similarity >= max(rivals) + RESCUE_CLEAR_MARGIN
     )
 
 
@@ -1874,7 +1877,7 @@ def _question_clauses(text: str) -> tuple[list[str], list[str]]:
         # "Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the
         # greeting's "бе" is not a question.
         rest = GREETING_RE.sub("", fold(clause)).strip()
-        if len(rest.split()) >= 2 and ("?" in clause or _QUESTION_RE.search(rest)):
+        if len(rest.split()) >= 2 and ("?" in clause or QUESTION_RE.search(rest)):
             questions.append(clause)
     if any("?" in clause for clause in questions):
         # "Оның дипломының телнұсқасы керек. ХҚО қызметкері үйге келе ме?": one

@@ -9,6 +9,7 @@ channel-agnostic like the assistant: they return `Outcome`s.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase
     from knowledge.calendar import Calendar
     from nlu.pipeline import ParseResult
+
+
+# Words that make a clause a question (on folded text: nlu.normalize.fold).
+QUESTION_RE = re.compile(
+    r"\b(?:какие|какой|какая|куда|где|когда|сколько|как|можно|нужно|нужен|нужна|ли|"
+    r"кандаи|каида|кашан|канша|калаи|кимге|керек|бола|ма|ме|ба|бе|па|пе|ше|бар\s+ма)\b|\?"
+)
 
 
 @dataclass

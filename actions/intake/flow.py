@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actions.events import Button, Outcome, Reply
-from actions.flows import FlowContext
+from actions.flows import QUESTION_RE, FlowContext
 from actions.i18n import LANGS
 from actions.intake.form import (
     BY_KEY,
@@ -80,6 +80,8 @@ ESCAPE_MAX_LEN = 80
 # yes / no / small talk is answered, and the form waits.
 NOT_A_QUESTION = frozenset({"affirm", "deny", "greet", "thank", "help", "nlu_fallback"})
 QUESTION_CONFIDENCE = 0.45
+# Before consent, this many words with a question word are a question.
+QUESTION_WORDS = 3
 
 
 # Reply carries the file itself now (Reply.document); kept for readability.
@@ -284,6 +286,11 @@ class ApplicationFlow:
         if len(text) > ESCAPE_MAX_LEN * 3:
             return False
         if text.rstrip().endswith("?"):
+            return True
+        folded = fold(text)
+        if len(folded.split()) >= QUESTION_WORDS and QUESTION_RE.search(folded):
+            # "bitirgen zhylym men mamandyǵymdy korsetu kerek pe": asked without
+            # a question mark, in words the model is not sure of.
             return True
         if self.nlu is None:
             return False

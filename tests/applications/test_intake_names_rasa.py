@@ -74,6 +74,27 @@ async def test_a_question_before_consent_is_answered_and_the_form_waits(
     assert "Сұрақ 1 / 11" in chat.text(), chat.text()
 
 
+async def test_a_question_without_a_question_mark_before_consent_is_answered(
+    rasa_nlu: NLU,
+    kb: KnowledgeBase,
+    calendar: Calendar,
+    clock: Clock,
+    applications: Applications,
+) -> None:
+    """ "I am writing an application" opens the form at its consent; a
+    question typed there in Latin letters, without "?", in words the model is
+    not sure of, got the consent text again. It is answered; the form waits."""
+    assistant = _assistant(rasa_nlu, kb, calendar, clock, applications)
+    chat = Chat(assistant, 7005)
+    await chat.say("dublikatka otinish zhazyp otyrmyn")
+    assert "app:consent:yes" in chat.payloads()
+    await chat.say("bitirgen zhylym men mamandyǵymdy korsetu kerek pe")
+    assert chat.last.units[:1] == ["duplicate.application_form.study_details"], chat.text()
+    assert chat.last.lang == "kk" and "app:consent:yes" not in chat.payloads()
+    await chat.say("иә")  # the form waited at its consent
+    assert "Сұрақ 1 / 11" in chat.text(), chat.text()
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -634,3 +634,16 @@ async def test_a_document_the_standard_does_not_list_is_said_not_to_be_in_it(
     ru = await citizen.says("военный билет надо брать?")
     assert ru.units == ["duplicate.documents"], ru.units
     assert text_of(ru).startswith("Такого документа нет в перечне")
+
+
+async def test_a_short_question_in_a_duplicate_conversation_is_not_lost_to_a_grant_fact(
+    citizen: Citizen,
+) -> None:
+    # A grant's education document came as close in words, so the rescue of
+    # a message the model cannot place gave up: "I did not understand".
+    await citizen.says(
+        "universitettin aty auysyp ketken, qazir basqa atau, otinishte qalai korsetemin"
+    )
+    o = await citizen.says("ozim turaly ne zhazu kerek")
+    assert o.lang == "kk" and o.units == ["duplicate.application_form.applicant_details"], o.units
+
