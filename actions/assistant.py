@@ -252,6 +252,12 @@ _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи 
 _SUBMIT_RE = re.compile(r"\b(?:сда[вюмт]|пода[вюмт]|принима|тапсыр|кабылда|откиз|апар)")
 _ORIGINALS_RE = re.compile(r"оригинал|тупнуска|подлинник")
 _DOCUMENTS_RE = re.compile(r"документ|кужат")
+# "1414-тен басқа нөмір бар ма?", "кроме 1414 есть другой номер?" (folded):
+# what contacts the order gives, not what 1414 is for.
+_OTHER_NUMBER_RE = re.compile(
+    r"1414\W*(?:тен|тан|нан|нен)?\s+(?:баска|другои|еще|кроме)"
+    r"|(?:кроме|помимо|баска|другои)\s+(?:\w+\s+)?1414"
+)
 # "Isn't it repealed?" (folded): whether the order still stands is a question
 # on its legal basis, however briefly put ("так он же утратил силу, нет?").
 _REPEAL_RE = re.compile(
@@ -689,6 +695,23 @@ class Assistant:
             turn.settled_intent = "out_of_scope"
             return self._with(parsed, self._route(turn, "out_of_scope", None, None))
         context = service or conv.last_service
+        if _OTHER_NUMBER_RE.search(parsed.normalized):
+            intent, confident = "ask_contacts", True
+            turn.settled_intent = intent
+            general = next(
+                (
+                    e
+                    for e in self.kb.entries
+                    if "ask_contacts" in e.intents
+                    and context in e.services
+                    and not e.detail
+                    and not e.channels
+                ),
+                None,
+            )
+            if general is not None:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, general, service))
         if other and context is not None and _asks_if_document_is_needed(parsed.normalized):
             # "а свидетельство о рождении нужно?" during grants: not in the
             # standard's list (the model hears "свидетельство" as the grant's

@@ -647,3 +647,13 @@ async def test_a_short_question_in_a_duplicate_conversation_is_not_lost_to_a_gra
     o = await citizen.says("ozim turaly ne zhazu kerek")
     assert o.lang == "kk" and o.units == ["duplicate.application_form.applicant_details"], o.units
 
+
+async def test_another_number_than_1414_gets_the_contacts_the_order_gives(
+    citizen: Citizen,
+) -> None:
+    # Was "the status can be learnt at 1414": the citizen knows 1414 and asks
+    # for another number; the order gives none, said so.
+    await citizen.says("дипломның телнұсқасы керек")
+    o = await citizen.says("дубликат бойынша 1414-тен басқа телефон бар ма?")
+    assert o.lang == "kk" and o.units[:1] == ["duplicate.contacts"], o.units
+    assert "бір ғана байланыс" in text_of(o)
