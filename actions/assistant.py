@@ -1371,6 +1371,25 @@ class Assistant:
         conv.last_intent = None
         return Outcome([self.menu(lang)], lang, intent)
 
+    def _when_detail(self, turn: Turn, entries: list[Entry], service: str | None) -> Entry | None:
+        """The topic's `when` detail, for a general answer to a question that asks when."""
+        if not entries or not entries[0].is_general or turn.parsed is None:
+            return None
+        if not _WHEN_RE.search(turn.parsed.normalized):
+            return None
+        family = _family(entries[0].id)
+        return next(
+            (
+                e
+                for e in self.kb.entries
+                if e.when
+                and _family(e.id) == family
+                and (service is None or service in e.services)
+                and set(e.intents) & set(entries[0].intents)
+            ),
+            None,
+        )
+
     def _operator(self, turn: Turn) -> Outcome:
         lang = turn.lang
         return Outcome(
@@ -1456,6 +1475,11 @@ class Assistant:
                 channel, entries = conv.last_channel, sticky
         if not entries:
             entries = self.kb.find(intent, service, channel)
+        when = self._when_detail(turn, entries, service)
+        if when is not None:
+            # "когда прием заявлений на грант?": 23-31 July, not the whole
+            # period's answer (what may be changed until when, and how).
+            return self._answer_unit(turn, when, service)
         own = self._parallel(entries[0].id, service) if entries and service else None
         if own is not None and own.detail:
             # "куда с этим обращаться" after social support: the grant's

@@ -110,6 +110,7 @@ _ENTRY_KEYS = frozenset(
         "ask",
         "states",
         "needs",
+        "when",
     }
 )
 # The calendar's notes under a worked deadline (knowledge/calendar.py): a unit
@@ -301,6 +302,10 @@ class Entry:
     # unit to answer it: the originals' deadline is not "when do I hand the
     # documents in?" unless the originals are named.
     needs: tuple[str, ...] = ()
+    # A detail that answers "when?" of its topic ("когда принимают заявления на
+    # грант?": 23-31 July), given instead of the topic's general answer when
+    # the question asks when.
+    when: bool = False
 
     @property
     def offers_staff(self) -> bool:
@@ -739,6 +744,9 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
             raise KnowledgeError(
                 path, f"`states` lists calendar notes, of {sorted(CALENDAR_NOTES)}", entry_id
             )
+        when = raw.get("when", False)
+        if not isinstance(when, bool) or (when and not detail):
+            raise KnowledgeError(path, "`when: true` marks a `detail: true` unit", entry_id)
         if detail and not ask:
             raise KnowledgeError(path, "a `detail: true` unit needs `ask` examples", entry_id)
         raw_channels = raw.get("channels")
@@ -766,6 +774,7 @@ def _load_entries(path: Path, standards: Mapping[str, Any]) -> list[Entry]:
                 states=frozenset(states),
                 staff=staff,
                 needs=tuple(needs),
+                when=when,
             )
         )
     return entries

@@ -432,6 +432,7 @@ BROKEN = {
     ),
     "needs_unfolded": GOOD_ENTRY.replace("    cite:", "    needs: [Түпнұсқа]\n    cite:"),
     "needs_not_a_list": GOOD_ENTRY.replace("    cite:", "    needs: оригинал\n    cite:"),
+    "when_on_a_general_answer": GOOD_ENTRY.replace("    cite:", "    when: true\n    cite:"),
     "misspelt_key": GOOD_ENTRY.replace("services:", "service:"),
     "duplicate_id": GOOD_ENTRY + GOOD_ENTRY.replace("ask_documents", "ask_eds"),
     "two_general": GOOD_ENTRY + GOOD_ENTRY.replace("test.good", "test.other"),

@@ -657,3 +657,15 @@ async def test_another_number_than_1414_gets_the_contacts_the_order_gives(
     o = await citizen.says("дубликат бойынша 1414-тен басқа телефон бар ма?")
     assert o.lang == "kk" and o.units[:1] == ["duplicate.contacts"], o.units
     assert "бір ғана байланыс" in text_of(o)
+
+
+async def test_when_is_answered_with_the_dates_not_the_whole_period(citizen: Citizen) -> None:
+    # The period's general answer also tells what may be changed until when
+    # and where the state order is published: a phone screen for a date.
+    o = await citizen.says("когда прием заявлений на грант")
+    assert o.units == ["grant.application_period.dates"], o.units
+    first = text_of(o).split("\n\n", 1)[0]
+    assert first.startswith("С 23 по 31 июля") and "www.edu.gov.kz" not in text_of(o)
+    assert "23.07.2027" in text_of(o)  # this year's window is still worked out
+    kk = await citizen.says("грант нәтижесі қашан шығады")
+    assert kk.lang == "kk" and kk.units == ["grant.processing_time.aug15"], kk.units
