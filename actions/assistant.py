@@ -255,7 +255,7 @@ _DOCUMENTS_RE = re.compile(r"документ|кужат")
 # "1414-тен басқа нөмір бар ма?", "кроме 1414 есть другой номер?" (folded):
 # what contacts the order gives, not what 1414 is for.
 _OTHER_NUMBER_RE = re.compile(
-    r"1414\W*(?:тен|тан|нан|нен)?\s+(?:баска|другои|еще|кроме)"
+    r"1414\W*(?:тен|тан|нан|нен)?\s+(?:баска|другои|кроме)"
     r"|(?:кроме|помимо|баска|другои)\s+(?:\w+\s+)?1414"
 )
 # "Isn't it repealed?" (folded): whether the order still stands is a question

@@ -288,13 +288,16 @@ class ApplicationFlow:
         if text.rstrip().endswith("?"):
             return True
         folded = fold(text)
-        if len(folded.split()) >= QUESTION_WORDS and QUESTION_RE.search(folded):
-            # "bitirgen zhylym men mamandyǵymdy korsetu kerek pe": asked without
-            # a question mark, in words the model is not sure of.
-            return True
+        # "bitirgen zhylym men mamandyǵymdy korsetu kerek pe": asked without a
+        # question mark, in words the model is not sure of.
+        worded = len(folded.split()) >= QUESTION_WORDS and QUESTION_RE.search(folded) is not None
         if self.nlu is None:
-            return False
+            return worded
         parsed = await self.nlu.parse(text)
+        if parsed.intent in ("affirm", "deny") and parsed.confidence >= QUESTION_CONFIDENCE:
+            return False  # "жоқ, керек емес": an answer to the consent, not a question
+        if worded:
+            return True
         return parsed.intent not in NOT_A_QUESTION and parsed.confidence >= QUESTION_CONFIDENCE
 
     def _words(self, ctx: FlowContext, key: str) -> set[str]:
