@@ -677,7 +677,11 @@ class Assistant:
             intent, confident = "ask_processing_time", True
             turn.settled_intent = intent
         if (
-            intent in ("ask_documents", "ask_application_period")
+            (
+                intent in ("ask_documents", "ask_application_period")
+                # "грантка кужаттарды кашан тапсырады" read as where to apply
+                or (intent == "ask_where_to_apply" and not _WHERE_RE.search(parsed.normalized))
+            )
             and (service or conv.last_service) == "grant"
             and _WHEN_RE.search(parsed.normalized)
             and _SUBMIT_RE.search(parsed.normalized)

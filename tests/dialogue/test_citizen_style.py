@@ -669,3 +669,15 @@ async def test_when_is_answered_with_the_dates_not_the_whole_period(citizen: Cit
     assert "23.07.2027" in text_of(o)  # this year's window is still worked out
     kk = await citizen.says("грант нәтижесі қашан шығады")
     assert kk.lang == "kk" and kk.units == ["grant.processing_time.aug15"], kk.units
+
+
+async def test_when_are_grant_documents_handed_in_is_not_who_provides_the_service(
+    citizen: Citizen,
+) -> None:
+    # The model reads "кашан тапсырады" as where to apply (0.99): the answer
+    # was "the Ministry provides the service"; the question is when.
+    o = await citizen.says("грантка кужаттарды кашан тапсырады")
+    assert o.lang == "kk" and o.units == ["grant.application_period.dates"], o.units
+    where = await citizen.says("грантқа құжатты қайда тапсырады")
+    assert where.units[:1] == ["grant.where_to_apply"], where.units
+
