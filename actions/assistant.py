@@ -903,6 +903,8 @@ class Assistant:
         if channel is not None:
             channels.add(channel)
         said = fold(turn.said) if turn.said else parsed.normalized
+        # "в цон можно без нее?" just after that unit: its words need not be said again.
+        short = len(said.split()) <= FAMILY_WORDS
         within = service
         if within is None and "psc" in channels and conv.last_service in (None, PSC_SERVICE):
             # "забрать можно в вузе или только в ЦОНе?"
@@ -915,7 +917,7 @@ class Assistant:
             and (not channels or not e.channels or channels & set(e.channels))
             and any(i in KNOWLEDGE_INTENTS or i == "check_status" for i in e.intents)
             and (turn.settled_intent is None or turn.settled_intent in e.intents)
-            and (not e.needs or _names_any(e.needs, said))
+            and (not e.needs or _names_any(e.needs, said) or (short and conv.last_unit == e.id))
         ]
         if not candidates:
             return None

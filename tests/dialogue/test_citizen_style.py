@@ -681,3 +681,15 @@ async def test_when_are_grant_documents_handed_in_is_not_who_provides_the_servic
     where = await citizen.says("грантқа құжатты қайда тапсырады")
     assert where.units[:1] == ["grant.where_to_apply"], where.units
 
+
+async def test_without_a_booking_is_not_without_an_eds(citizen: Citizen) -> None:
+    # "без записи примут?" was "no EDS is needed at ЦОН": the EDS's own
+    # answer needs the EDS named, or said just before ("без нее").
+    o = await citizen.says("в цоне без записи примут?")
+    assert o.units[:1] == ["duplicate.queue"], o.units
+    assert "электронной очереди" in text_of(o) and "ЭЦП" not in text_of(o).split("\n\n", 1)[0]
+    kk = await citizen.says("хкога барсам болама")
+    assert kk.lang == "kk" and kk.units[:1] == ["duplicate.apply.psc"], kk.units
+    await citizen.says("у меня нет эцп")
+    back = await citizen.says("а в вуз можно без нее?")
+    assert back.units[:1] == ["duplicate.eds.not_needed_in_person"], back.units
