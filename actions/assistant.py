@@ -1180,6 +1180,15 @@ class Assistant:
     def _answer_unit(self, turn: Turn, entry: Entry, named_service: str | None) -> Outcome:
         """One unit of the standard, the answer leading with it."""
         lang, conv = turn.lang, turn.conv
+        own = named_service or conv.last_service
+        family = _family(entry.id)
+        if entry.detail and own in entry.services and family and not family.startswith(f"{own}."):
+            # "канша уакытта карайды" during social support: the grant's
+            # "until 15 August" holds for it too, but social support's own
+            # answer says what its standard sets and does not.
+            general = self._parallel(family, own)
+            if general is not None and general.is_general:
+                entry = general
         if not entry.detail:
             # A general entry the words pointed to: the usual answer for its topic.
             service = named_service or (entry.services[0] if len(entry.services) == 1 else None)

@@ -693,3 +693,14 @@ async def test_without_a_booking_is_not_without_an_eds(citizen: Citizen) -> None
     await citizen.says("у меня нет эцп")
     back = await citizen.says("а в вуз можно без нее?")
     assert back.units[:1] == ["duplicate.eds.not_needed_in_person"], back.units
+
+
+async def test_how_long_during_social_support_is_social_supports_own_answer(
+    citizen: Citizen,
+) -> None:
+    # The grant's "until 15 August" lists social support among its services;
+    # social support's own answer also says the order sets no term of its own.
+    await citizen.says("студенттерге әлеуметтік қолдау")
+    o = await citizen.says("канша уакытта карайды")
+    assert o.lang == "kk" and o.units[:1] == ["social_support.processing_time"], o.units
+    assert "Әлеуметтік қолдауға бөлек мерзім бұйрықта көрсетілмеген" in text_of(o)
