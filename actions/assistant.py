@@ -532,6 +532,8 @@ class Assistant:
             # Two questions in one message: answer the second one too.
             await self._second_question(turn, text, parsed, outcome)
         self._note_repeal(turn, outcome)
+        named = turn.parsed.values("channel") if turn.parsed else set()
+        conv.named_channel = next(iter(named)) if len(named) == 1 else None
         return outcome
 
     def _language(
@@ -1488,6 +1490,19 @@ class Assistant:
             sticky = self.kb.find(intent, service, conv.last_channel)
             if sticky and all(conv.last_channel in e.channels for e in sticky):
                 channel, entries = conv.last_channel, sticky
+        if (
+            not entries
+            and channel is None
+            and intent == "ask_schedule"
+            and conv.last_intent == intent
+            and conv.named_channel is not None
+            and turn.parsed is not None
+            and len(turn.parsed.normalized.split()) <= FAMILY_WORDS
+        ):
+            # "ЦОН в субботу работает?" then "а до скольки": ЦОН's hours.
+            named = self.kb.find(intent, service, conv.named_channel)
+            if named and all(conv.named_channel in e.channels for e in named):
+                channel, entries = conv.named_channel, named
         if not entries:
             entries = self.kb.find(intent, service, channel)
         when = self._when_detail(turn, entries, service)

@@ -35,6 +35,9 @@ class Conversation:
     recent: list[list[str]] = field(default_factory=list)
     # The answer unit given last (a follow-up to a detail is about its topic).
     last_unit: str | None = None
+    # The one office the last message named ("ЦОН по субботам работает?"),
+    # though its answer held for every office: "а до скольки" asks of it.
+    named_channel: str | None = None
     # Said once per conversation: the source order has been repealed.
     noted_repeal: bool = False
     # Messages of a burst that said nothing on their own ("здравствуйте",

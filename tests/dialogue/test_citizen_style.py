@@ -704,3 +704,17 @@ async def test_how_long_during_social_support_is_social_supports_own_answer(
     o = await citizen.says("канша уакытта карайды")
     assert o.lang == "kk" and o.units[:1] == ["social_support.processing_time"], o.units
     assert "Әлеуметтік қолдауға бөлек мерзім бұйрықта көрсетілмеген" in text_of(o)
+
+
+async def test_until_when_after_asking_of_one_office_is_that_offices_hours(
+    citizen: Citizen,
+) -> None:
+    # "Does ЦОН work on Saturdays?" is answered for both offices; "а до
+    # скольки" asks of ЦОН, not for every office's timetable again.
+    await citizen.says("скажите пж цон по субботам работает? хочу сдать на дубликат")
+    o = await citizen.says("а до скольки")
+    assert o.units == ["duplicate.schedule.psc"], o.units
+    assert "20:00" in text_of(o) and "Канцелярия вуза" not in text_of(o)
+    await citizen.says("дубликат")
+    general = await citizen.says("до скольки работают")
+    assert general.units[:1] == ["duplicate.schedule"], general.units
