@@ -91,6 +91,9 @@
       list.appendChild(item);
     }
   });
+  // Pressed before this script ran, the form would reload the page (and
+  // lose its language) instead of asking: it is enabled once it asks.
+  document.getElementById("ask-button").disabled = false;
 
   // -- application status changes ----------------------------------------------------
   const appRows = document.getElementById("app-rows");
