@@ -476,7 +476,9 @@ class Assistant:
                 return Outcome([self._service_topics(lang, arg)], lang, None)
             return self._answer(turn, intent, arg, None)
         if verb == "ch" and arg in CHANNELS and conv.last_intent:
-            conv.last_channel = arg
+            # The office pressed is the one a short follow-up ("а до скольки")
+            # asks about from now on, not one a message named before.
+            conv.last_channel = conv.named_channel = arg
             return self._answer(turn, conv.last_intent, conv.last_service, arg)
         if verb == "ask":
             intent, _, service = arg.partition(":")
@@ -576,6 +578,12 @@ class Assistant:
             first = await self.nlu.parse(questions[0])
             if self._confident(first) and first.intent in KNOWLEDGE_INTENTS:
                 turn.question = questions[0]
+                if all(_ASKS_WHAT_RE.search(fold(q)) for q in questions[1:]):
+                    # The words that choose the first answer are the story's
+                    # and the first question's: "где получить дубликат, сколько
+                    # дней делается" is where now, how long after it ("куда
+                    # придет? в личный кабинет?" asks one thing twice).
+                    turn.said = " ".join(c.strip() for c in clauses if c not in questions[1:])
                 return _inherit(first, parsed)
         if (
             len(questions) == 1
@@ -789,9 +797,13 @@ class Assistant:
         if turn.said != (turn.event.text or "") and intent in BURST_TRIGGERS:
             # The end of a burst that the model reads as "help": the words decide.
             confident = False
-        if intent in ("greet", "thank", "help") and len(parsed.normalized.split()) >= LONG_WORDS:
-            # A long message is never only a greeting: a story with a question
-            # the model could not place. The words decide, or we ask.
+        if (
+            intent in ("greet", "thank", "help", "goodbye")
+            and len(parsed.normalized.split()) >= LONG_WORDS
+        ):
+            # A long message is never only a greeting or a goodbye ("слышала,
+            # еще согласие какое-то подписывают, это что"): a story with a
+            # question the model could not place. The words decide, or we ask.
             confident = False
         if (
             intent == "out_of_scope"
@@ -1312,7 +1324,7 @@ class Assistant:
         moving a booking, whatever else "ауыстыру" may change): its flow says."""
         flow = self._flow_by_intent.get(intent)
         claims = getattr(flow, "claims", None)
-        return bool(claims and claims(text))
+        return bool(claims and claims(text, intent))
 
     @staticmethod
     def _only_names(parsed: ParseResult) -> bool:
@@ -1900,7 +1912,14 @@ def _asks(parsed: ParseResult) -> bool:
 
 # A question word first (folded), after "а"/"ал" at most.
 _ASKS_FIRST_RE = re.compile(
-    r"(?:а |ал )?(?:где|куда|когда|сколько|как|каида|каидан|кашан|канша|калаи)\b"
+    r"(?:а |ал )?(?:по |на |в |во )?"
+    r"(?:где|куда|когда|сколько|как|как(?:ие|ой|ая|ое|ую|ому|ом|им|их)|"
+    r"каи|каида|каидан|кашан|канша|калаи|кандаи)\b"
+)
+# A word that asks for a fact (folded): where, when, how long, how, which.
+_ASKS_WHAT_RE = re.compile(
+    r"\b(?:где|куда|откуда|когда|сколько|как|как(?:ие|ой|ая|ое|ую|ому|ом|им|их)|"
+    r"каида|каидан|кашан\w*|канша\w*|калаи|кандаи|неше)\b"
 )
 # Where one applies (folded): "где подать заявление" is asked of the standard.
 _WHERE_RE = re.compile(r"\b(?:где|куда|каида|каидан)\b")
@@ -1948,19 +1967,32 @@ def _completed(question: str, before: str) -> str:
 
 def _question_clauses(text: str) -> tuple[list[str], list[str]]:
     """The message's clauses of two words or more, and those that ask something."""
-    clauses = [c for c in _split_clauses(text) if c and len(c.split()) >= 2]
-    questions = []
-    for clause in clauses:
-        # "Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the
-        # greeting's "бе" is not a question.
-        rest = GREETING_RE.sub("", fold(clause)).strip()
-        if len(rest.split()) >= 2 and ("?" in clause or QUESTION_RE.search(rest)):
-            questions.append(clause)
+    clauses = []
+    for clause in _split_clauses(text):
+        pieces = [p for p in clause.split(",") if len(p.split()) >= 2]
+        if sum(_ASKS_WHAT_RE.search(fold(p)) is not None for p in pieces) >= 2:
+            # "диплом жоғалды, қайда тапсырам, қанша күн күтем": two questions
+            # a comma parts, each with its question word (one question after
+            # a greeting or a story stays whole: "здравствуйте, подскажите,
+            # где получить дубликат"; so does "срочно нужен, в субботу
+            # работает ма?", whose "нужен" and "ма" ask of one thing).
+            clauses.extend(pieces)
+        elif clause and len(clause.split()) >= 2:
+            clauses.append(clause)
+    questions = [clause for clause in clauses if _clause_asks(clause)]
     if any("?" in clause for clause in questions):
         # "Оның дипломының телнұсқасы керек. ХҚО қызметкері үйге келе ме?": one
         # who marks a question says "I need" as a statement, not as a question.
         questions = [c for c in questions if "?" in c or not c.rstrip().endswith((".", "!"))]
     return clauses, questions
+
+
+def _clause_asks(clause: str) -> bool:
+    """The clause asks something: two words or more besides a greeting
+    ("Сәлеметсіз бе, 2010 жылы ... жоғалтып алдым." asks nothing: the
+    greeting's "бе" is not a question), with a question mark or word."""
+    rest = GREETING_RE.sub("", fold(clause)).strip()
+    return len(rest.split()) >= 2 and ("?" in clause or QUESTION_RE.search(rest) is not None)
 
 
 def _fmt(d: date) -> str:

@@ -166,10 +166,14 @@ class BookingFlow:
         # from an answer this flow cannot read (asked again).
         self.nlu = nlu
 
-    def claims(self, text: str) -> bool:
+    def claims(self, text: str, intent: str | None = None) -> bool:
         """Words only a booking request has: moving one ("перенести запись",
-        "жазылуды ауыстыру")."""
-        return self.rules.said("reschedule", fold(text))
+        "жазылуды ауыстыру"); asking of or cancelling one's booking with the
+        booking named ("по какому адресу моя запись")."""
+        folded = fold(text)
+        if self.rules.said("reschedule", folded):
+            return True
+        return intent in ("my_bookings", "cancel_booking") and self.rules.said("booking", folded)
 
     # -- the Flow protocol ----------------------------------------------------------
     async def on_intent(self, ctx: FlowContext, intent: str) -> Outcome:

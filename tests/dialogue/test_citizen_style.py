@@ -718,3 +718,90 @@ async def test_until_when_after_asking_of_one_office_is_that_offices_hours(
     await citizen.says("дубликат")
     general = await citizen.says("до скольки работают")
     assert general.units[:1] == ["duplicate.schedule"], general.units
+
+
+async def test_an_office_pressed_is_the_one_a_short_follow_up_asks_about(
+    citizen: Citizen,
+) -> None:
+    # ЦОН named, then the university's office chosen with a button: "а до
+    # скольки" asks the university's hours, not every office's timetable.
+    await citizen.says("скажите пж цон по субботам работает? хочу сдать на дубликат")
+    psc = await citizen.says("а до скольки")
+    assert "ch:provider" in payloads(psc), payloads(psc)
+    pressed = await citizen.presses("ch:provider")
+    assert pressed.units == ["duplicate.schedule.provider"], pressed.units
+    o = await citizen.says("а до скольки")
+    assert o.units == ["duplicate.schedule.provider"], o.units
+    assert "18:00" in text_of(o) and "20:00" not in text_of(o)
+
+
+@pytest.mark.parametrize(
+    ("complaint", "where"),
+    [
+        ("хочу пожаловаться на сотрудника вуза", "по какому адресу отправлять"),
+        (
+            "ХКО кызметкери маган дорекилик корсетти, шагым жазгым келип отыр",
+            "кай мекенжайга жиберемин",
+        ),
+    ],
+)
+async def test_where_to_send_a_complaint_is_not_my_bookings(
+    citizen: Citizen, complaint: str, where: str
+) -> None:
+    # "What address do I send it to", after a complaint, asks the standard
+    # (its address clause), not for the citizen's bookings (the model reads
+    # "address" as "where is my booking").
+    await citizen.says(complaint)
+    o = await citizen.says(where)
+    assert o.units == ["duplicate.complaint.address"], (o.intent, o.units)
+    # A question about one's own booking is still that (this assistant has
+    # no booking flow: the queue's rules stand for the list of bookings).
+    mine = await citizen.says("по какому адресу моя запись")
+    assert mine.intent == "my_bookings", (mine.intent, mine.units)
+    assert "duplicate.complaint.address" not in mine.units, mine.units
+
+
+async def test_a_long_question_is_not_a_goodbye(citizen: Citizen) -> None:
+    await citizen.says(
+        "добрый день, сын сдал ент на 110, хотим на грант. какие документы собирать?"
+    )
+    o = await citizen.says("слышала там еще согласие какое-то подписывают, это что")
+    assert o.units == ["grant.documents.consent"], (o.intent, o.units)
+    assert "До свидания" not in text_of(o)
+    bye = await citizen.says("спасибо, до свидания")
+    assert bye.intent == "goodbye", bye.intent
+
+
+@pytest.mark.parametrize(
+    ("message", "first", "second"),
+    [
+        (
+            "где получить дубликат, сколько дней делается",
+            "duplicate.where_to_apply",
+            "duplicate.processing_time",
+        ),
+        (
+            "диплом жогалды, кайда тапсырам, канша кун кутем",
+            "duplicate.where_to_apply",
+            "duplicate.processing_time",
+        ),
+        (
+            "грантқа құжатты қайда тапсырамын, қашанға дейін қабылдайды",
+            "grant.where_to_apply",
+            "grant.application_period",
+        ),
+    ],
+)
+async def test_two_questions_parted_by_a_comma_get_two_answers(
+    citizen: Citizen, message: str, first: str, second: str
+) -> None:
+    # Typed on a phone, two questions are parted by a comma, not by "и":
+    # where first (its words alone choose it), then how long.
+    o = await citizen.says(message)
+    assert o.units[:2] == [first, second], o.units
+
+
+async def test_a_comma_after_a_statement_parts_no_question(citizen: Citizen) -> None:
+    # "срочно нужен" and "работает ма?" ask one thing: Saturday hours.
+    o = await citizen.says("дубликат диплома срочно нужен, в субботу университет работает ма?")
+    assert o.units[:1] == ["duplicate.schedule.saturday"], o.units
