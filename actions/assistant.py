@@ -147,6 +147,9 @@ STORY_SURE = 0.6
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
+# An unsure short message that names an office or a service, and leans this
+# much to another topic than the last with words of its own, may ask anew.
+NEW_TOPIC_LEAN = 0.4
 # ... except a short message of plain Russian words, with no Kazakh in it
 # ("мои записи покажи", "сколько дней рассматривают жалобу"): the citizen
 # switched. It has this many words of four letters or more ("а в субботу?"
@@ -749,6 +752,14 @@ class Assistant:
         followup = bool(
             conv.last_intent and (service or channel) and self._is_followup(parsed, confident)
         )
+        if followup and self._leans_elsewhere(parsed, confident, conv.last_intent):
+            # "ХҚО-да тапсырсам, ал мерзімі ше?" after ЦОН's hours: the model,
+            # unsure, leans to another topic and the words say more than a
+            # name; when they plainly name one of its units, that is asked.
+            unit = self._choose_unit(turn, parsed, parsed.intent, False, service, channel)
+            if unit is not None and conv.last_intent not in unit.intents:
+                conv.misses = 0
+                return self._with(parsed, self._answer_unit(turn, unit, service))
         if followup:
             intent = conv.last_intent or intent
             confident = True
@@ -1333,6 +1344,23 @@ class Assistant:
         words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
         return 0 < len(words) <= 3 and all(
             lexicon(w) or w in _FOLLOWUP_WORDS or w in _NAME_FILLERS for w in words
+        )
+
+    @staticmethod
+    def _leans_elsewhere(parsed: ParseResult, confident: bool, last_intent: str | None) -> bool:
+        """An unsure message whose likeliest topic is another of the
+        standard's than the last one's, with two words or more besides a
+        follow-up's markers and names."""
+        top = parsed.ranking[0] if parsed.ranking else None
+        if confident or top is None:
+            return False
+        words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
+        content = [w for w in words if w not in _FOLLOWUP_WORDS and not lexicon(w) and len(w) > 2]
+        return (
+            top["name"] in KNOWLEDGE_INTENTS
+            and top["name"] != last_intent
+            and float(top["confidence"]) >= NEW_TOPIC_LEAN
+            and len(content) >= 2
         )
 
     def _is_followup(self, parsed: ParseResult, confident: bool) -> bool:

@@ -805,3 +805,19 @@ async def test_a_comma_after_a_statement_parts_no_question(citizen: Citizen) -> 
     # "срочно нужен" and "работает ма?" ask one thing: Saturday hours.
     o = await citizen.says("дубликат диплома срочно нужен, в субботу университет работает ма?")
     assert o.units[:1] == ["duplicate.schedule.saturday"], o.units
+
+
+async def test_a_short_message_naming_an_office_and_a_new_topic_asks_anew(
+    citizen: Citizen,
+) -> None:
+    # After ЦОН's hours, "if I hand it in at ЦОН, what about the term?" (the
+    # model unsure) asks how long the duplicate takes, not ЦОН's hours again.
+    await citizen.says("ХКО нешеге дейин истейди")
+    o = await citizen.says("ХКО да тапсырсам ал мерзими ше")
+    assert o.units[:1] and o.units[0].startswith("duplicate.processing_time"), o.units
+    assert "30" in text_of(o)
+    # A name alone follows up on that question now, not on the hours.
+    portal = await citizen.says("ал портал ше")
+    assert portal.units[:1] and portal.units[0].startswith("duplicate.processing_time"), (
+        portal.units
+    )
