@@ -918,6 +918,41 @@ class Assistant:
         """The detail unit the message asks for, or (without a confident
         intent) any unit it is plainly about; None: the general answer.
         `floor`: any unit at least DETAIL_MIN_SIMILARITY close will do."""
+        unit = self._pick_unit(turn, parsed, intent, confident, service, channel, floor=floor)
+        office = turn.conv.last_channel
+        if unit is None or office is None or not unit.channels or office in unit.channels:
+            return unit
+        if channel is not None or parsed.values("channel"):
+            return unit
+        # No office named, and the conversation is at another one than the
+        # unit's: the same fact of that office ("бумагу какую-то дадут, что
+        # приняли?" after the university office's list of documents: the
+        # university's receipt, not ЦОН's).
+        family = _family(unit.id)
+        return next(
+            (
+                e
+                for e in self.kb.entries
+                if e.detail
+                and _family(e.id) == family
+                and office in e.channels
+                and set(e.intents) == set(unit.intents)
+                and set(e.services) == set(unit.services)
+            ),
+            unit,
+        )
+
+    def _pick_unit(
+        self,
+        turn: Turn,
+        parsed: ParseResult,
+        intent: str,
+        confident: bool,
+        service: str | None,
+        channel: str | None,
+        *,
+        floor: bool = False,
+    ) -> Entry | None:
         conv = turn.conv
         scores = {str(r["name"]): float(r["confidence"]) for r in parsed.ranking}
         if conv.last_intent in KNOWLEDGE_INTENTS:

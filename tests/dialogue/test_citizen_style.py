@@ -821,3 +821,33 @@ async def test_a_short_message_naming_an_office_and_a_new_topic_asks_anew(
     assert portal.units[:1] and portal.units[0].startswith("duplicate.processing_time"), (
         portal.units
     )
+
+
+@pytest.mark.parametrize(
+    ("office", "receipt", "expected"),
+    [
+        (
+            "какие документы сдавать в канцелярию вуза на дубликат",
+            "а бумагу какую-то дадут что приняли?",
+            "duplicate.receipt.provider",
+        ),
+        (
+            "цон до скольки работает",
+            "а бумагу какую-то дадут что приняли?",
+            "duplicate.receipt.psc",
+        ),
+        (
+            "ЖОО кеңсесіне телнұсқаға қандай құжат апарамын",
+            "қабылдағанын растайтын қағаз бере ме",
+            "duplicate.receipt.provider",
+        ),
+    ],
+)
+async def test_the_receipt_is_the_one_of_the_office_the_conversation_is_at(
+    citizen: Citizen, office: str, receipt: str, expected: str
+) -> None:
+    # The receipt asked of without naming an office: the university's after
+    # the university office's documents, ЦОН's after ЦОН's hours.
+    await citizen.says(office)
+    o = await citizen.says(receipt)
+    assert o.units == [expected], o.units
