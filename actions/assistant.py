@@ -2033,12 +2033,19 @@ def _question_clauses(text: str) -> tuple[list[str], list[str]]:
     clauses = []
     for clause in _split_clauses(text):
         pieces = [p for p in clause.split(",") if len(p.split()) >= 2]
-        if sum(_ASKS_WHAT_RE.search(fold(p)) is not None for p in pieces) >= 2:
+        asking = [_ASKS_WHAT_RE.search(fold(p)) is not None for p in pieces]
+        if sum(asking) >= 2 or (
+            len(pieces) >= 2
+            and sum(asking) == 1
+            and not any(_clause_asks(p) for p, a in zip(pieces, asking, strict=True) if not a)
+        ):
             # "диплом жоғалды, қайда тапсырам, қанша күн күтем": two questions
             # a comma parts, each with its question word (one question after
             # a greeting or a story stays whole: "здравствуйте, подскажите,
             # где получить дубликат"; so does "срочно нужен, в субботу
-            # работает ма?", whose "нужен" and "ма" ask of one thing).
+            # работает ма?", whose "нужен" and "ма" ask of one thing). A story
+            # told in commas before one question is parted from it too ("ЭЦҚ
+            # бар, порталдан сұраймын, қандай құжат жүктеу керек").
             clauses.extend(pieces)
         elif clause and len(clause.split()) >= 2:
             clauses.append(clause)

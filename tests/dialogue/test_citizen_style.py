@@ -851,3 +851,10 @@ async def test_the_receipt_is_the_one_of_the_office_the_conversation_is_at(
     await citizen.says(office)
     o = await citizen.says(receipt)
     assert o.units == [expected], o.units
+
+
+async def test_a_story_told_in_commas_before_one_question(citizen: Citizen) -> None:
+    # "I have an EDS, I ask for a duplicate on the portal, which documents do
+    # I upload": the question after the commas, with the story's portal.
+    o = await citizen.says("ЭЦК бар, порталдан телнуска сураймын, кандай кужат жуктеу керек")
+    assert o.units[:1] == ["duplicate.documents.portal"], (o.intent, o.units)
