@@ -106,6 +106,9 @@ OTHER_TOPIC_MARGIN = 0.3
 # answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
 FAMILY_BONUS = 0.3
 FAMILY_WORDS = 6
+# An unsure short message that names an office or a service, and leans this
+# much to another topic than the last with words of its own, may ask anew.
+NEW_TOPIC_LEAN = 0.4
 # "Also"/"the same" with another service's name: the same fact for that service.
 SAME_FACT_WORDS = 12
 # The runner-up topics looked at when the conversation's service lacks the first.
@@ -147,9 +150,6 @@ STORY_SURE = 0.6
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97
-# An unsure short message that names an office or a service, and leans this
-# much to another topic than the last with words of its own, may ask anew.
-NEW_TOPIC_LEAN = 0.4
 # ... except a short message of plain Russian words, with no Kazakh in it
 # ("мои записи покажи", "сколько дней рассматривают жалобу"): the citizen
 # switched. It has this many words of four letters or more ("а в субботу?"
