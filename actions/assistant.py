@@ -1389,13 +1389,11 @@ class Assistant:
         top = parsed.ranking[0] if parsed.ranking else None
         if confident or top is None:
             return False
-        words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
-        content = [w for w in words if w not in _FOLLOWUP_WORDS and not lexicon(w) and len(w) > 2]
         return (
             top["name"] in KNOWLEDGE_INTENTS
             and top["name"] != last_intent
             and float(top["confidence"]) >= NEW_TOPIC_LEAN
-            and len(content) >= 2
+            and len(_own_words(parsed)) >= 2
         )
 
     def _is_followup(self, parsed: ParseResult, confident: bool) -> bool:
@@ -1411,11 +1409,7 @@ class Assistant:
             return True
         # A confident new question ("а сколько дней делается дубликат?") is
         # not a follow-up: it says more than a marker and a name.
-        entity_words = {w for w in words if lexicon(w)}
-        content = [
-            w for w in words if w not in _FOLLOWUP_WORDS and w not in entity_words and len(w) > 2
-        ]
-        return bool(_FOLLOWUP_RE.search(parsed.normalized)) and len(content) <= 1
+        return bool(_FOLLOWUP_RE.search(parsed.normalized)) and len(_own_words(parsed)) <= 1
 
     @staticmethod
     def _language_named(text: str, current: str) -> str | None:
@@ -1962,6 +1956,13 @@ def _family(unit_id: str | None) -> str | None:
     return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
+def _own_words(parsed: ParseResult) -> list[str]:
+    """The message's words besides a follow-up's markers ("а", "ше", "через")
+    and the names of services and offices, of three letters or more."""
+    words = [w for w in parsed.normalized.split() if any(ch.isalpha() for ch in w)]
+    return [w for w in words if w not in _FOLLOWUP_WORDS and not lexicon(w) and len(w) > 2]
+
+
 def _asks(parsed: ParseResult) -> bool:
     """A question mark, a Kazakh question particle at the end, or a question
     word first ("где подать заявление на дубликат", typed without "?")."""
@@ -1974,16 +1975,12 @@ def _asks(parsed: ParseResult) -> bool:
 
 
 # A question word first (folded), after "а"/"ал" at most.
-_ASKS_FIRST_RE = re.compile(
-    r"(?:а |ал )?(?:по |на |в |во )?"
-    r"(?:где|куда|когда|сколько|как|как(?:ие|ой|ая|ое|ую|ому|ом|им|их)|"
-    r"каи|каида|каидан|кашан|канша|калаи|кандаи)\b"
+_FACT_WORDS = (
+    r"где|куда|когда|сколько|как|как(?:ие|ой|ая|ое|ую|ому|ом|им|их)|каида|каидан|калаи|кандаи"
 )
+_ASKS_FIRST_RE = re.compile(rf"(?:а |ал )?(?:по |на |в |во )?(?:{_FACT_WORDS}|каи|кашан|канша)\b")
 # A word that asks for a fact (folded): where, when, how long, how, which.
-_ASKS_WHAT_RE = re.compile(
-    r"\b(?:где|куда|откуда|когда|сколько|как|как(?:ие|ой|ая|ое|ую|ому|ом|им|их)|"
-    r"каида|каидан|кашан\w*|канша\w*|калаи|кандаи|неше)\b"
-)
+_ASKS_WHAT_RE = re.compile(rf"\b(?:{_FACT_WORDS}|откуда|неше|кашан\w*|канша\w*)\b")
 # Where one applies (folded): "где подать заявление" is asked of the standard.
 _WHERE_RE = re.compile(r"\b(?:где|куда|каида|каидан)\b")
 
