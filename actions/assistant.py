@@ -6,6 +6,7 @@ console are thin adapters around `Assistant.handle`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -191,6 +192,8 @@ CHANNELS = ("provider", "psc", "portal")
 # ЦОН takes applications for duplicates only: naming it names the service.
 PSC_SERVICE = "duplicate"
 CONFIDENCE_THRESHOLD = 0.45
+# The citizen's messages read for what they told of themselves (_category_documents).
+RECENT_TOLD = 4
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
 _FOLLOWUP_RE = re.compile(r"^(а|ал|и|а если|а для|а в|а как|ну а)\b|\b(ше|ше\?|шы|ли)\s*\??$")
@@ -249,6 +252,39 @@ _ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрош�
 # A message this short that announces a question says nothing else.
 ANNOUNCE_WORDS = 5
 # "When" words: a question about when results come is about the term.
+# Someone else's errand: "оның орнына мен алып кете аламын ба", "забрать
+# вместо неё", "за нее могу я забрать", "сенімхат керек пе", "улымды
+# жиберсем" (folded).
+_PROXY_RE = re.compile(
+    r"\b(?:орнына|орныма|вместо|сенимхат\w*|доверен\w*|атынан|атымнан|жиберсем|"
+    r"за (?:нее|него|мужа|жену|сына|дочь|маму|мать|отца|брата|сестру|родственник\w*))\b"
+)
+# The errands a representative may run: collecting, applying.
+PROXY_INTENTS = frozenset({"ask_pickup", "ask_representative", "submit_application"})
+# "What extra documents?" (folded): asked by a citizen who told which
+# category they are in, it asks for that category's documents.
+_EXTRA_RE = re.compile(r"\b(?:косымша|доп|дополнительн\w*|ерекше)\b")
+# The categories with documents of their own in the standard's lists, by the
+# words a citizen tells them with (folded): no parents, a disability (the
+# ВКК/ДКК conclusion), the veterans' equals, ethnic Kazakhs without
+# citizenship.
+_CATEGORY_RES = (
+    (
+        "orphans",
+        re.compile(
+            r"\b(?:жетим\w*|сирот\w*|детдом\w*|детск\w* дом\w*|камкор\w*|опек\w*|"
+            r"ата анам жок|ата анасы жок|без родител\w*|каитыс бол\w*)"
+        ),
+    ),
+    ("vkk", re.compile(r"\b(?:мугедек\w*|инвалид\w*|вкк|дкк)\b")),
+    (
+        "veterans",
+        re.compile(
+            r"\b(?:ветеран\w*|ардагер\w*|афган\w*|боевых|согыс\w*|тенестирил\w*|приравнен\w*)"
+        ),
+    ),
+    ("kandas", re.compile(r"\b(?:кандас\w*|оралман\w*|гражданств\w*|азаматтыг\w*)")),
+)
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 # Handing documents in, and the originals (folded): "when do I hand the
 # documents in?" asks for a term; "when are the originals due?" another.
@@ -668,6 +704,28 @@ class Assistant:
                 break
         return said[start:][-(BURST_KEPT - 1) :]
 
+    def _category_documents(
+        self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
+    ) -> Entry | None:
+        """ "Грантқа қандай қосымша құжат керек?" from a citizen who said they
+        have no parents (now or a message ago): that category's documents,
+        not the whole list again."""
+        own = service or turn.conv.last_service
+        if intent != "ask_documents" or own not in ("grant", "social_support"):
+            return None
+        if not _EXTRA_RE.search(parsed.normalized):
+            return None
+        # The message first, then the citizen's earlier messages, newest first.
+        said = [parsed.normalized + " " + fold(turn.event.text or "")]
+        told = [text for who, text in turn.conv.recent if who == "c"][-RECENT_TOLD:]
+        said += [fold(text) for text in reversed(told)]
+        for text in said:
+            for category, words in _CATEGORY_RES:
+                if words.search(text):
+                    with contextlib.suppress(KeyError):
+                        return self.kb.get(f"{own}.documents.{category}")
+        return None
+
     @staticmethod
     def _confident(parsed: ParseResult) -> bool:
         return parsed.intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
@@ -705,6 +763,20 @@ class Assistant:
             # for the list of documents (nor when the originals are due).
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
+        if (
+            intent in PROXY_INTENTS
+            and (service or conv.last_service) in (None, "duplicate")
+            and _PROXY_RE.search(parsed.normalized)
+        ):
+            # "а забрать готовый смогу вместо неё?", "мен за неё заявление
+            # подать могу?": whether another person may do it (the
+            # representative), not the citizen's own pickup or form.
+            intent, confident = "ask_representative", True
+            turn.settled_intent = intent
+        extra = self._category_documents(turn, parsed, intent, service)
+        if extra is not None:
+            conv.misses = 0
+            return self._with(parsed, self._answer_unit(turn, extra, service))
         other = _OTHER_DOCUMENT_RE.search(parsed.normalized) is not None
         if other and _asks_of_another_document(parsed.normalized, conv.last_service):
             # "дубликат водительских прав как получить": not ours to answer

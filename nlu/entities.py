@@ -46,6 +46,15 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     ("элеуметтик", "service", "social_support"),
     ("соцподдерж", "service", "social_support"),
     ("социальн", "service", "social_support"),
+    # "соц поддержка", "соц. помощь", "соцпомощь", "соц көмек", "социалка"
+    ("соц поддерж", "service", "social_support"),
+    ("соц. поддерж", "service", "social_support"),
+    ("соц.поддерж", "service", "social_support"),
+    ("соц помощ", "service", "social_support"),
+    ("соцпомощ", "service", "social_support"),
+    ("соц комек", "service", "social_support"),
+    ("соц колдау", "service", "social_support"),
+    ("социалк", "service", "social_support"),
     ("стипенди", "service", "social_support"),
     ("шакирт", "service", "social_support"),
     # channel: psc
@@ -63,6 +72,9 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     ("электронное правительств", "channel", "portal"),
     ("электронного правительств", "channel", "portal"),
     ("онлайн", "channel", "portal"),
+    # "e-gov" folds to "е гов"; "через интернет", "internet arqyly"
+    ("е гов", "channel", "portal"),
+    ("интернет", "channel", "portal"),
     # channel: provider (the university's office)
     ("канцеляр", "channel", "provider"),
     ("кенсе", "channel", "provider"),

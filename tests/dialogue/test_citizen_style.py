@@ -858,3 +858,77 @@ async def test_a_story_told_in_commas_before_one_question(citizen: Citizen) -> N
     # I upload": the question after the commas, with the story's portal.
     o = await citizen.says("ЭЦК бар, порталдан телнуска сураймын, кандай кужат жуктеу керек")
     assert o.units[:1] == ["duplicate.documents.portal"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("студентке соц поддержка алу үшін қандай құжаттар керек", "social_support.documents"),
+        ("соц. поддержка бойынша какие сроки рассмотрения", "social_support.processing_time"),
+        ("через интернет дубликат оформить реально? как это работает вообще", "duplicate."),
+    ],
+)
+async def test_a_service_or_office_named_the_short_way(
+    citizen: Citizen, text: str, expected: str
+) -> None:
+    # "соц поддержка" is social support, "через интернет" is the portal.
+    o = await citizen.says(text)
+    assert o.units and o.units[0].startswith(expected), (o.intent, o.units)
+    if expected == "duplicate.":
+        assert "portal" in o.units[0], o.units
+
+
+@pytest.mark.parametrize(
+    ("story", "errand", "expected"),
+    [
+        (
+            "Әкем төсекте жатыр, оның дипломының дубликаты керек",
+            "дайын болғанда оның орнына мен алып кете аламын ба",
+            "duplicate.representative",
+        ),
+        (
+            "маме нужен дубликат диплома, она сама не ходит",
+            "мен за неё заявление подать могу?",
+            "duplicate.representative.submit",
+        ),
+        (
+            "маме нужен дубликат диплома, она сама не ходит",
+            "а забрать готовый смогу вместо неё?",
+            "duplicate.representative",
+        ),
+    ],
+)
+async def test_an_errand_for_someone_else_is_the_representative(
+    citizen: Citizen, story: str, errand: str, expected: str
+) -> None:
+    # Collecting or applying for another person: whether a representative
+    # may, not the citizen's own pickup or application form.
+    await citizen.says(story)
+    o = await citizen.says(errand)
+    assert o.units[:1] and o.units[0].startswith(expected), (o.intent, o.units)
+    assert o.intent != "submit_application"
+
+
+@pytest.mark.parametrize(
+    ("story", "question", "expected"),
+    [
+        (
+            "Жиенім жетім, әкесі мен шешесі қайтыс болған, біз қамқоршысымыз",
+            "грантқа тапсырғанда қандай қосымша құжат керек",
+            "grant.documents.orphans",
+        ),
+        (
+            "я после детского дома, в этом году поступаю",
+            "для гранта нужны какие-то доп документы?",
+            "grant.documents.orphans",
+        ),
+    ],
+)
+async def test_extra_documents_of_the_category_the_citizen_told(
+    citizen: Citizen, story: str, question: str, expected: str
+) -> None:
+    # An orphan asking which extra documents: the orphans' documents, not
+    # the whole list again.
+    await citizen.says(story)
+    o = await citizen.says(question)
+    assert o.units[:1] == [expected], (o.intent, o.units)
