@@ -285,6 +285,39 @@ _CATEGORY_RES = (
     ),
     ("kandas", re.compile(r"\b(?:кандас\w*|оралман\w*|гражданств\w*|азаматтыг\w*)")),
 )
+# "Will they give me a duplicate (in my case)?" (folded): "дубликат дадут?",
+# "жаңасын выдадут ма", "ондайда дубликат берил ме", "osyny dublikat arqyly
+# tuzetuge bola ma"; not when or where it is given.
+_GIVEN_RE = re.compile(
+    r"\b(?:дадут|выдадут|дают ли|выдают ли|бере ме|бере ма|бериле ме|бериле ма|"
+    r"берил ме|береди ме|тузет\w*|исправ\w*)\b"
+)
+_WHEN_WHERE_RE = re.compile(
+    r"\b(?:кашан|когда|сколько|канша|где|куда|каида\w*|кимге|кто|что|не|кандаи|как\w*)\b"
+)
+# The duplicate itself is what is asked for ("дубликат", "жаңасын", "осыны").
+_THE_COPY_RE = re.compile(r"\b(?:дубликат\w*|телнуск\w*|жана\w*|нов\w*|осыны|его)\b")
+# What happened to the diploma, as the citizen told it (folded), and the
+# unit that says whether it is a reason for a duplicate.
+_REASON_RES = (
+    ("duplicate.reason.errors", re.compile(r"\b(?:ошиб\w*|опечат\w*|неправильн\w*|кате\w*)")),
+    (
+        "duplicate.reason.name_change",
+        re.compile(r"\b(?:замуж\w*|турмыс\w*|девич\w*|сменил\w*|тегим озгер\w*)"),
+    ),
+    (
+        "duplicate.reason.damaged",
+        re.compile(
+            r"\b(?:порва\w*|порван\w*|разорв\w*|изорв\w*|намок\w*|размок\w*|сгор\w*|"
+            r"испорт\w*|повред\w*|погрыз\w*|изгрыз\w*|сгрыз\w*|жырт\w*|тистеп|кемир\w*|"
+            r"малшын\w*|ортен\w*|куиип|булин\w*|булд\w*|жарамсыз\w*)"
+        ),
+    ),
+    (
+        "duplicate.reasons",
+        re.compile(r"\b(?:потер\w*|утер\w*|украл\w*|украд\w*|краж\w*|жогал\w*|урла\w*)"),
+    ),
+)
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 # Handing documents in, and the originals (folded): "when do I hand the
 # documents in?" asks for a term; "when are the originals due?" another.
@@ -726,6 +759,28 @@ class Assistant:
                         return self.kb.get(f"{own}.documents.{category}")
         return None
 
+    def _reason_asked(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "Дубликат дадут?" after "собака диплом погрызла": whether what
+        happened is a reason the standard names (a torn diploma is), not
+        what the result of the service is."""
+        if (service or turn.conv.last_service) not in (None, "duplicate"):
+            return None
+        if not _GIVEN_RE.search(parsed.normalized) or _WHEN_WHERE_RE.search(parsed.normalized):
+            return None
+        if not _THE_COPY_RE.search(parsed.normalized):
+            return None  # "колхат бере ме" asks for another paper
+        if parsed.values("channel"):
+            return None  # "в цоне дадут?" asks where, not whether
+        said = [parsed.normalized + " " + fold(turn.event.text or "")]
+        told = [text for who, text in turn.conv.recent if who == "c"][-RECENT_TOLD:]
+        said += [fold(text) for text in reversed(told)]
+        for text in said:
+            for unit, words in _REASON_RES:
+                if words.search(text):
+                    with contextlib.suppress(KeyError):
+                        return self.kb.get(unit)
+        return None
+
     @staticmethod
     def _confident(parsed: ParseResult) -> bool:
         return parsed.intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
@@ -773,7 +828,9 @@ class Assistant:
             # representative), not the citizen's own pickup or form.
             intent, confident = "ask_representative", True
             turn.settled_intent = intent
-        extra = self._category_documents(turn, parsed, intent, service)
+        extra = self._category_documents(turn, parsed, intent, service) or self._reason_asked(
+            turn, parsed, service
+        )
         if extra is not None:
             conv.misses = 0
             return self._with(parsed, self._answer_unit(turn, extra, service))

@@ -932,3 +932,24 @@ async def test_extra_documents_of_the_category_the_citizen_told(
     await citizen.says(story)
     o = await citizen.says(question)
     assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("story", "question", "expected"),
+    [
+        ("собака диплом погрызла", "дубликат дадут?", "duplicate.reason.damaged"),
+        (
+            "дипломымда тегім қате жазылып қалған, бір әріпі басқа",
+            "ондайда телнұсқа бере ме",
+            "duplicate.reason.errors",
+        ),
+    ],
+)
+async def test_will_they_give_one_after_a_story_asks_if_it_is_a_reason(
+    citizen: Citizen, story: str, question: str, expected: str
+) -> None:
+    # "Will they give me a duplicate?" after what happened to the diploma:
+    # whether that is a reason the standard names, not what the result is.
+    await citizen.says(story)
+    o = await citizen.says(question)
+    assert o.units[:1] == [expected], (o.intent, o.units)
