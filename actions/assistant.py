@@ -192,7 +192,7 @@ CHANNELS = ("provider", "psc", "portal")
 # ЦОН takes applications for duplicates only: naming it names the service.
 PSC_SERVICE = "duplicate"
 CONFIDENCE_THRESHOLD = 0.45
-# The citizen's messages read for what they told of themselves (_category_documents).
+# The citizen's earlier messages read for what they told (_told).
 RECENT_TOLD = 4
 LANG_CONFIDENCE = 0.7
 # Words that mark a follow-up: "а через портал?", "ал грантқа ше?"
@@ -251,7 +251,6 @@ _BACK_RE = re.compile(
 _ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрошу|сурак\w*|сураг\w*)(?!\w)")
 # A message this short that announces a question says nothing else.
 ANNOUNCE_WORDS = 5
-# "When" words: a question about when results come is about the term.
 # Someone else's errand: "оның орнына мен алып кете аламын ба", "забрать
 # вместо неё", "за нее могу я забрать", "сенімхат керек пе", "улымды
 # жиберсем" (folded).
@@ -318,6 +317,7 @@ _REASON_RES = (
         re.compile(r"\b(?:потер\w*|утер\w*|украл\w*|украд\w*|краж\w*|жогал\w*|урла\w*)"),
     ),
 )
+# "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 # Handing documents in, and the originals (folded): "when do I hand the
 # documents in?" asks for a term; "when are the originals due?" another.
@@ -748,11 +748,7 @@ class Assistant:
             return None
         if not _EXTRA_RE.search(parsed.normalized):
             return None
-        # The message first, then the citizen's earlier messages, newest first.
-        said = [parsed.normalized + " " + fold(turn.event.text or "")]
-        told = [text for who, text in turn.conv.recent if who == "c"][-RECENT_TOLD:]
-        said += [fold(text) for text in reversed(told)]
-        for text in said:
+        for text in _told(turn, parsed):
             for category, words in _CATEGORY_RES:
                 if words.search(text):
                     with contextlib.suppress(KeyError):
@@ -771,10 +767,7 @@ class Assistant:
             return None  # "колхат бере ме" asks for another paper
         if parsed.values("channel"):
             return None  # "в цоне дадут?" asks where, not whether
-        said = [parsed.normalized + " " + fold(turn.event.text or "")]
-        told = [text for who, text in turn.conv.recent if who == "c"][-RECENT_TOLD:]
-        said += [fold(text) for text in reversed(told)]
-        for text in said:
+        for text in _told(turn, parsed):
             for unit, words in _REASON_RES:
                 if words.search(text):
                     with contextlib.suppress(KeyError):
@@ -2083,6 +2076,16 @@ def _family(unit_id: str | None) -> str | None:
         return None
     parts = unit_id.split(".")
     return ".".join(parts[:2]) if len(parts) >= 2 else None
+
+
+def _told(turn: Turn, parsed: ParseResult) -> list[str]:
+    """What the citizen told (folded): this message first, then their
+    RECENT_TOLD messages before it, newest first ("собака диплом погрызла"
+    before "дубликат дадут?")."""
+    earlier = [text for who, text in turn.conv.recent if who == "c"][-RECENT_TOLD:]
+    return [parsed.normalized + " " + fold(turn.event.text or "")] + [
+        fold(text) for text in reversed(earlier)
+    ]
 
 
 def _own_words(parsed: ParseResult) -> list[str]:
