@@ -912,6 +912,8 @@ async def test_an_errand_for_someone_else_is_the_representative(
 @pytest.mark.parametrize(
     ("story", "question", "expected"),
     [
+        # An orphan asking which extra documents: the orphans' documents,
+        # not the whole list again.
         (
             "Жиенім жетім, әкесі мен шешесі қайтыс болған, біз қамқоршысымыз",
             "грантқа тапсырғанда қандай қосымша құжат керек",
@@ -922,21 +924,9 @@ async def test_an_errand_for_someone_else_is_the_representative(
             "для гранта нужны какие-то доп документы?",
             "grant.documents.orphans",
         ),
-    ],
-)
-async def test_extra_documents_of_the_category_the_citizen_told(
-    citizen: Citizen, story: str, question: str, expected: str
-) -> None:
-    # An orphan asking which extra documents: the orphans' documents, not
-    # the whole list again.
-    await citizen.says(story)
-    o = await citizen.says(question)
-    assert o.units[:1] == [expected], (o.intent, o.units)
-
-
-@pytest.mark.parametrize(
-    ("story", "question", "expected"),
-    [
+        # "Will they give me a duplicate?" after what happened to the
+        # diploma: whether that is a reason the standard names, not what the
+        # result is.
         ("собака диплом погрызла", "дубликат дадут?", "duplicate.reason.damaged"),
         (
             "дипломымда тегім қате жазылып қалған, бір әріпі басқа",
@@ -945,11 +935,9 @@ async def test_extra_documents_of_the_category_the_citizen_told(
         ),
     ],
 )
-async def test_will_they_give_one_after_a_story_asks_if_it_is_a_reason(
+async def test_a_question_after_a_story_is_asked_of_what_the_story_told(
     citizen: Citizen, story: str, question: str, expected: str
 ) -> None:
-    # "Will they give me a duplicate?" after what happened to the diploma:
-    # whether that is a reason the standard names, not what the result is.
     await citizen.says(story)
     o = await citizen.says(question)
     assert o.units[:1] == [expected], (o.intent, o.units)
