@@ -317,6 +317,24 @@ _REASON_RES = (
         re.compile(r"\b(?:потер\w*|утер\w*|украл\w*|украд\w*|краж\w*|жогал\w*|урла\w*)"),
     ),
 )
+# "What do I bring?" (folded): "озиммен не алып баруым керек", "что взять
+# с собой", "что с собой нести в цон".
+_BRING_RE = re.compile(
+    r"\b(?:не (?:алып|ала) бар\w*|что (?:взять|брать|нести|принести)|что с собои)\b"
+)
+# ...to collect the duplicate, not to apply for it (folded).
+_COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b")
+# What to bring, by errand and office: the pickup's or the application's.
+BRING_UNITS = {
+    ("pickup", "psc"): "duplicate.pickup.psc",
+    ("pickup", "portal"): "duplicate.pickup.portal",
+    ("pickup", "provider"): "duplicate.pickup",
+    ("pickup", None): "duplicate.pickup.identity",
+    ("documents", "psc"): "duplicate.documents.psc",
+    ("documents", "portal"): "duplicate.documents.portal",
+    ("documents", "provider"): "duplicate.documents.provider",
+    ("documents", None): "duplicate.documents",
+}
 # "When" words: a question about when results come is about the term.
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 # Handing documents in, and the originals (folded): "when do I hand the
@@ -774,6 +792,30 @@ class Assistant:
                         return self.kb.get(unit)
         return None
 
+    def _what_to_bring(
+        self, turn: Turn, parsed: ParseResult, service: str | None, channel: str | None
+    ) -> Entry | None:
+        """ "ХҚО-ға не алып баруым керек": to collect the duplicate when the
+        message says it is ready (or the conversation is at its pickup), else
+        to apply; of the office named, or of the conversation's office."""
+        conv = turn.conv
+        if (service or conv.last_service) not in (None, "duplicate"):
+            return None
+        if not _BRING_RE.search(parsed.normalized):
+            return None
+        if service is None and conv.last_service is None and not _names_duplicate(parsed):
+            return None
+        collecting = _COLLECT_RE.search(parsed.normalized) is not None or (
+            _family(conv.last_unit) == "duplicate.pickup"
+        )
+        office = channel if len(parsed.values("channel")) <= 1 else None
+        if office is None and not parsed.values("channel"):
+            office = conv.last_channel
+        errand = "pickup" if collecting else "documents"
+        with contextlib.suppress(KeyError):
+            return self.kb.get(BRING_UNITS[(errand, office)])
+        return None
+
     @staticmethod
     def _confident(parsed: ParseResult) -> bool:
         return parsed.intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
@@ -821,8 +863,10 @@ class Assistant:
             # representative), not the citizen's own pickup or form.
             intent, confident = "ask_representative", True
             turn.settled_intent = intent
-        extra = self._category_documents(turn, parsed, intent, service) or self._reason_asked(
-            turn, parsed, service
+        extra = (
+            self._category_documents(turn, parsed, intent, service)
+            or self._reason_asked(turn, parsed, service)
+            or self._what_to_bring(turn, parsed, service, channel)
         )
         if extra is not None:
             conv.misses = 0
@@ -2076,6 +2120,10 @@ def _family(unit_id: str | None) -> str | None:
         return None
     parts = unit_id.split(".")
     return ".".join(parts[:2]) if len(parts) >= 2 else None
+
+
+def _names_duplicate(parsed: ParseResult) -> bool:
+    return "duplicate" in parsed.values("service")
 
 
 def _told(turn: Turn, parsed: ParseResult) -> list[str]:

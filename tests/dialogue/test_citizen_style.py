@@ -941,3 +941,23 @@ async def test_a_question_after_a_story_is_asked_of_what_the_story_told(
     await citizen.says(story)
     o = await citizen.says(question)
     assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # going to the office for a duplicate: what the application needs
+        (
+            "universitettin kensesine dublikatqa barmaqpyn, ozimmen ne alyp baruym kerek",
+            "duplicate.documents.provider",
+        ),
+        ("диплом потеряла, что с собой нести в цон", "duplicate.documents.psc"),
+        # told it is ready: what collecting it needs
+        ("dublikat dayin dep habarlama keldi. HQO-ga ne alyp baruym kerek", "duplicate.pickup.psc"),
+    ],
+)
+async def test_what_to_bring_is_for_the_errand_the_citizen_is_on(
+    citizen: Citizen, text: str, expected: str
+) -> None:
+    o = await citizen.says(text)
+    assert o.units[:1] == [expected], (o.intent, o.units)
