@@ -799,11 +799,7 @@ class Assistant:
         message says it is ready (or the conversation is at its pickup), else
         to apply; of the office named, or of the conversation's office."""
         conv = turn.conv
-        if (service or conv.last_service) not in (None, "duplicate"):
-            return None
-        if not _BRING_RE.search(parsed.normalized):
-            return None
-        if service is None and conv.last_service is None and not _names_duplicate(parsed):
+        if (service or conv.last_service) != "duplicate" or not _BRING_RE.search(parsed.normalized):
             return None
         collecting = _COLLECT_RE.search(parsed.normalized) is not None or (
             _family(conv.last_unit) == "duplicate.pickup"
@@ -2120,10 +2116,6 @@ def _family(unit_id: str | None) -> str | None:
         return None
     parts = unit_id.split(".")
     return ".".join(parts[:2]) if len(parts) >= 2 else None
-
-
-def _names_duplicate(parsed: ParseResult) -> bool:
-    return "duplicate" in parsed.values("service")
 
 
 def _told(turn: Turn, parsed: ParseResult) -> list[str]:
