@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
@@ -246,6 +246,16 @@ _BACK_RE = re.compile(
     r"(?<!\w)(ол ушин|сол ушин|бул ушин|осы ушин|оган|соган|для этого|для него|для нее"
     r"|для неё|на это|на него|с этим|по этому поводу)(?!\w)"
 )
+# "Those same days?", "те же сроки?" (folded): the fact just answered, asked
+# again of what the message names (the portal), not a new topic.
+_SAME_AS_BEFORE_RE = re.compile(
+    r"(?<!\w)(?:(?:дал\s+)?сол|осы)\s+(?:кун|мерзим|уакыт|тартип|кужат)\w*"
+    r"|(?<!\w)(?:те же|тот же|та же|такие же|такой же|то же самое|тоже самое)\s+"
+    r"(?:срок|дни|дат|числ|врем|порядок|документ)\w*"
+)
+# The stipend (folded): the grant's result includes the rector's order on it
+# (clause 6), so in a grant conversation the word names no other service.
+_STIPEND_RE = re.compile(r"(?<!\w)(?:стипенди|шакиртакы)\w*")
 # "у меня вопрос", "сұрағым бар": a new question is coming; nothing typed
 # before it (the question answered last, a greeting) is read with it.
 _ANNOUNCE_RE = re.compile(r"(?<!\w)(вопрос\w*|спросить|спрошу|сурак\w*|сураг\w*)(?!\w)")
@@ -324,6 +334,26 @@ _BRING_RE = re.compile(
 )
 # ...to collect the duplicate, not to apply for it (folded).
 _COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b")
+# An EDS said of the duplicate's status (folded): "ЭЦҚ-м жоқ" after how to
+# learn it, "ЭЦП бар болса онлайн тексеруге бола ма статусын": with one the
+# status is seen remotely, without one the contact centre tells it.
+_EDS_RE = re.compile(r"(?<!\w)[эе]ц[пк](?!\w)")
+_NO_EDS_RE = re.compile(r"(?<!\w)(?:жок|нет|без|болмаса|жогы|сыз|не имею)(?!\w)")
+_STATUS_RE = re.compile(
+    r"статус|(?:каи|кай) (?:жерде жатыр|сатыда|кезенде)|на каком этапе|где (?:сеичас )?наход"
+)
+_LEARN_RE = re.compile(r"узна|провер|посмотр|отслед|билу|билем|билсем|билеми|тексер|карау|караи")
+# ...but applying or signing with it is another question ("ЭЦП арқылы
+# порталдан өтініш беруге бола ма?").
+_SIGN_OR_APPLY_RE = re.compile(r"отиниш\w*\s+(?:беру|берсе|бере ал)|подпис|кол кою|кол кои")
+# "Where do I get it?" (folded) once the duplicate is ready: where it is
+# collected, not where one applies ("al qaida baryp alam" after the notice).
+_GET_RE = re.compile(
+    r"\b(?:(?:барып\s+)?ал(?:ам|амын|амыз|у|уга|ып|уым)|забрать|забирать|получить|получать)\b"
+)
+# The answers after which the duplicate is ready: the notice, the hand-over
+# to ЦОН, the pickup's own.
+READY_UNITS = ("duplicate.result.ready_notification", "duplicate.processing_time.provider_to_psc")
 # What to bring, by errand and office: the pickup's or the application's.
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
@@ -341,6 +371,12 @@ _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи 
 # documents in?" asks for a term; "when are the originals due?" another.
 _SUBMIT_RE = re.compile(r"\b(?:сда[вюмт]|пода[вюмт]|принима|тапсыр|кабылда|откиз|апар)")
 _ORIGINALS_RE = re.compile(r"оригинал|тупнуска|подлинник")
+# "тапсырудың белгілі бір мерзімі бар ма?", "срок подачи какой?" (folded): the
+# term for handing in, not how long the answer takes.
+_SUBMISSION_TERM_RE = re.compile(
+    r"(?<!\w)(?:тапсыру|подачи|сдачи|приема документов|кабылдау)\w*\s+(?:\w+\s+){0,2}?"
+    r"(?:мерзим|срок)|(?<!\w)срок\w*\s+(?:подачи|сдачи|приема)"
+)
 _DOCUMENTS_RE = re.compile(r"документ|кужат")
 # "1414-тен басқа нөмір бар ма?", "кроме 1414 есть другой номер?" (folded):
 # what contacts the order gives, not what 1414 is for.
@@ -612,7 +648,7 @@ class Assistant:
         if parsed.intent == FALLBACK_INTENT and not parsed.ranking:
             return self._with(parsed, Outcome([Reply(self.t(lang, "empty-message"))], lang, None))
         turn.said = text
-        parsed = await self._focus(turn, text, parsed)
+        parsed = _stipend_of_grant(await self._focus(turn, text, parsed), conv.last_service)
         turn.parsed = parsed
         await self.ranker.prepare(turn.said or parsed.text, turn.question)
         outcome = await self._understand(turn, parsed)
@@ -678,7 +714,13 @@ class Assistant:
         if (
             len(questions) == 1
             and len(clauses) >= 2
-            and parsed.confidence < STORY_SURE
+            and (
+                parsed.confidence < STORY_SURE
+                # "...40 күн өтті, университет ештеңе істемей жатыр. порталдан
+                # бергендерге шағым қалай болады?": a story of an application
+                # half-read as "check my status"; the question asks something.
+                or (parsed.intent in REQUEST_INTENTS and parsed.confidence < ACTION_SURE)
+            )
             and questions[0].strip() != text.strip()
         ):
             # "я сирота, папа умер ... что мне приложить к документам на
@@ -812,6 +854,50 @@ class Assistant:
             return self.kb.get(BRING_UNITS[(errand, office)])
         return None
 
+    def _where_to_collect(
+        self, turn: Turn, parsed: ParseResult, service: str | None
+    ) -> Entry | None:
+        """ "al qaida baryp alam" after the notice that the duplicate is
+        ready: where it is collected (the portal's answer when the citizen
+        applied there), not where one applies."""
+        conv, said = turn.conv, parsed.normalized
+        if (service or conv.last_service) != "duplicate":
+            return None
+        if not (_WHERE_RE.search(said) and _GET_RE.search(said)):
+            return None
+        ready = _COLLECT_RE.search(said) is not None or (
+            conv.last_unit in READY_UNITS or _family(conv.last_unit) == "duplicate.pickup"
+        )
+        if not ready or len(_own_words(parsed)) > FAMILY_WORDS:
+            return None
+        portal = "portal" in parsed.values("channel") or (
+            not parsed.values("channel") and conv.last_channel == "portal"
+        )
+        with contextlib.suppress(KeyError):
+            return self.kb.get("duplicate.pickup.portal" if portal else "duplicate.pickup")
+        return None
+
+    def _status_and_eds(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "ЭЦҚ-м жоқ" after how to learn the duplicate's status, "ЭЦП бар,
+        өзім қарай аламын ба": the status seen remotely with an EDS (clause
+        9), from the contact centre without one; not what the EDS is for."""
+        conv, said = turn.conv, parsed.normalized
+        if (service or conv.last_service) != "duplicate" or not _EDS_RE.search(said):
+            return None
+        if _SUBMIT_RE.search(said) or _SIGN_OR_APPLY_RE.search(said):
+            return None
+        of_status = _STATUS_RE.search(said) is not None or (
+            conv.last_intent == "check_status"
+            and (len(_own_words(parsed)) <= FAMILY_WORDS or _LEARN_RE.search(said) is not None)
+        )
+        if not of_status:
+            return None
+        without = _NO_EDS_RE.search(said) is not None
+        unit = "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
+        with contextlib.suppress(KeyError):
+            return self.kb.get(unit)
+        return None
+
     @staticmethod
     def _confident(parsed: ParseResult) -> bool:
         return parsed.intent != FALLBACK_INTENT and parsed.confidence >= CONFIDENCE_THRESHOLD
@@ -850,6 +936,16 @@ class Assistant:
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
         if (
+            intent == "ask_processing_time"
+            and (service or conv.last_service) in ("grant", "social_support")
+            and _SUBMISSION_TERM_RE.search(parsed.normalized)
+            and not _ORIGINALS_RE.search(parsed.normalized)
+        ):
+            # "тапсырудың белгілі бір мерзімі бар ма?" during social support:
+            # when applications are taken, not how long they are considered.
+            intent, confident = "ask_application_period", True
+            turn.settled_intent = intent
+        if (
             intent in PROXY_INTENTS
             and (service or conv.last_service) in (None, "duplicate")
             and _PROXY_RE.search(parsed.normalized)
@@ -863,6 +959,8 @@ class Assistant:
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)
             or self._what_to_bring(turn, parsed, service, channel)
+            or self._status_and_eds(turn, parsed, service)
+            or self._where_to_collect(turn, parsed, service)
         )
         if extra is not None:
             conv.misses = 0
@@ -1549,7 +1647,8 @@ class Assistant:
         standard's than the last one's, with two words or more besides a
         follow-up's markers and names."""
         top = parsed.ranking[0] if parsed.ranking else None
-        if confident or top is None:
+        if confident or top is None or _SAME_AS_BEFORE_RE.search(parsed.normalized):
+            # "порталдан тапсырсақ та сол күндер ме?": the last topic, for the portal.
             return False
         return (
             top["name"] in KNOWLEDGE_INTENTS
@@ -1568,6 +1667,9 @@ class Assistant:
             # "хочу записаться в ЦОН" after "сколько делается дубликат?": a new request.
             return False
         if not confident or parsed.intent not in KNOWLEDGE_INTENTS:
+            return True
+        if _SAME_AS_BEFORE_RE.search(parsed.normalized):
+            # "порталдан тапсырсақ та сол күндер ме?" names the fact just answered.
             return True
         # A confident new question ("а сколько дней делается дубликат?") is
         # not a follow-up: it says more than a marker and a name.
@@ -2056,6 +2158,21 @@ class Assistant:
             [Button(self.t(lang, "btn-operator"), "op"), Button(self.t(lang, "btn-menu"), "menu")]
         )
         return Outcome([Reply(self.t(lang, "not-understood"), rows)], lang, FALLBACK_INTENT)
+
+
+def _stipend_of_grant(parsed: ParseResult, last_service: str | None) -> ParseResult:
+    """ "stipendiya qansha bolady" after the grant's result: the stipend is
+    the grant's (its result includes the rector's stipend order), not social
+    support's, unless the message names social support in other words."""
+    if last_service != "grant" or parsed.values("service") != {"social_support"}:
+        return parsed
+    rest = _STIPEND_RE.sub(" ", parsed.normalized)
+    if not _STIPEND_RE.search(parsed.normalized) or any(
+        f.entity == "service" for f in lexicon(rest)
+    ):
+        return parsed
+    entities = [e for e in parsed.entities if e["entity"] != "service"]
+    return replace(parsed, entities=entities)
 
 
 def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:

@@ -961,3 +961,82 @@ async def test_what_to_bring_is_for_the_errand_the_citizen_is_on(
 ) -> None:
     o = await citizen.says(text)
     assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "expected"),
+    [
+        # the stipend is the grant's result (clause 6): the grant stays the
+        # conversation's service, and the next short question is the grant's
+        (
+            ["грант берілсе қолға қандай құжат береді", "стипендия қанша болады"],
+            "ал куәлікті қайдан аламыз",
+            "grant.pickup",
+        ),
+        # "those same days?" with the portal named: the period just answered
+        (
+            ["грантқа құжаттарды қай күндері қабылдайды"],
+            "егов арқылы берсек те сол күндер ме",
+            "grant.application_period",
+        ),
+        # the term for handing in, during social support: when applications
+        # are taken, not how long they are considered
+        (
+            ["әлеуметтік қолдауға өтінішті қайда апарамын"],
+            "құжат тапсырудың мерзімі бар ма",
+            "social_support.application_period",
+        ),
+        (["грант"], "а срок подачи документов какой", "grant.application_period"),
+        # a story of an application that reads like "check my status", then
+        # a question: the question is answered
+        (
+            [],
+            "дубликатка егов аркылы отиниш бергенмин, 40 кун отти, университет "
+            "ештене истемей жатыр. порталдан бергендерге шагым калай болады?",
+            "duplicate.complaint.portal",
+        ),
+    ],
+)
+async def test_what_the_conversation_said_before_decides_the_fact(
+    citizen: Citizen, before: list[str], text: str, expected: str
+) -> None:
+    for message in before:
+        await citizen.says(message)
+    o = await citizen.says(text)
+    assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("ЭЦҚ жоқ менде", "duplicate.status.contact_centre"),
+        ("a esli ecp net?", "duplicate.status.contact_centre"),
+        ("эцп есть, сама могу посмотреть?", "duplicate.status.remote_eds"),
+        # applying with it is another question
+        ("ЭЦҚ-мен порталдан өтініш беруге бола ма", "duplicate.portal.eds_signature"),
+    ],
+)
+async def test_an_eds_said_after_the_status_is_about_learning_it(
+    citizen: Citizen, said: str, expected: str
+) -> None:
+    await citizen.says("дубликатқа өтініш бергенмін, статусын қалай білемін?")
+    o = await citizen.says(said)
+    assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "expected"),
+    [
+        (["дубликат дайын болғанын қайдан білемін"], "ал қайда барып аламын", "duplicate.pickup"),
+        # nothing is ready yet: where one applies
+        ([], "телнұсқаны қайда барып аламын", "duplicate.where_to_apply"),
+    ],
+)
+async def test_where_to_get_it_once_ready_is_where_it_is_collected(
+    citizen: Citizen, before: list[str], text: str, expected: str
+) -> None:
+    for message in before:
+        await citizen.says(message)
+    o = await citizen.says(text)
+    assert o.units[:1] == [expected], (o.intent, o.units)
