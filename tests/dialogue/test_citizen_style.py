@@ -1024,7 +1024,6 @@ async def test_an_eds_said_after_the_status_is_about_learning_it(
     assert o.units[:1] == [expected], (o.intent, o.units)
 
 
-
 @pytest.mark.parametrize(
     ("before", "text", "expected"),
     [
