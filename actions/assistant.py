@@ -354,6 +354,30 @@ _GET_RE = re.compile(
 # The answers after which the duplicate is ready: the notice, the hand-over
 # to ЦОН, the pickup's own.
 READY_UNITS = ("duplicate.result.ready_notification", "duplicate.processing_time.provider_to_psc")
+# Sent through the portal out of hours (folded): "31 шілде түнгі сағат 12-де
+# порталдан жіберсем қабылдай ма", "в 11 вечера кину заявку через егов,
+# примут?": accepted on the next working day (clause 9 of each standard).
+_AFTER_HOURS_RE = re.compile(
+    r"(?<!\w)(?:тун\w*|кеш\w*|ночь\w*|ночью|ночи|вечер\w*|поздно|полноч\w*|"
+    r"демалыс\w*|выходн\w*|праздни\w*|мереке\w*|воскресен\w*|жексенби\w*|"
+    r"после работы|жумыстан кеин|после окончания)"
+)
+_ACCEPTED_RE = re.compile(r"(?<!\w)(?:принят\w*|примут|принима\w*|кабылда\w*|саналад\w*)")
+# ...asked of an application sent or to be sent ("жіберсем", "кину", "подала"),
+# or when it counts as accepted; not whether the portal takes them at night at
+# all (its hours), nor whether one's documents were accepted (the status).
+_SENT_RE = re.compile(r"(?<!\w)(?:жибер|тапсыр|берсе|бердим|отправ|пода|кину|кинул|скин)\w*")
+# "я уже подала заявление в ЦОН", "порталдан өтініш бердім" (folded): told,
+# not asked; the form is for one who wants to apply ("хочу подать", "тағы
+# бергім келеді").
+_ALREADY_APPLIED_RE = re.compile(
+    r"(?<!\w)(?:подал\w*|отправил\w*|сдал\w*|бердим|бердик|бергем|бергенмин|бергенбиз|"
+    r"жибердим|жибердик|жибергем|жибергенмин|тапсырдым|тапсырдык|тапсыргам|тапсыргенмин)(?!\w)"
+)
+_WANTS_RE = re.compile(
+    r"(?<!\w)(?:хоч\w*|хотел\w*|хотим|надо|нужно|давайте|еще|ещё|повторно|заново|снова|"
+    r"бергим|тапсыргым|жибергим|берейин|тапсырайын|тагы|кайта)(?!\w)"
+)
 # What to bring, by errand and office: the pickup's or the application's.
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
@@ -877,6 +901,29 @@ class Assistant:
             return self.kb.get("duplicate.pickup.portal" if portal else "duplicate.pickup")
         return None
 
+    def _portal_after_hours(
+        self, turn: Turn, parsed: ParseResult, service: str | None
+    ) -> Entry | None:
+        """ "порталдан түнде жіберсем қабылдай ма?", or "ол қашан принят
+        болады?" after "кеше түнде через портал подала": an application sent
+        through the portal out of hours is accepted on the next working day;
+        not the application period, nor how long the service takes."""
+        own = service or turn.conv.last_service
+        said = parsed.normalized
+        if own not in ("duplicate", "grant") or not _ACCEPTED_RE.search(said):
+            return None
+        if not (_SENT_RE.search(said) or _WHEN_RE.search(said)):
+            return None
+        told = _told(turn, parsed)[: 1 + RECENT_TOLD // 2]
+        portal = "portal" in parsed.values("channel") or any(
+            any(f.value == "portal" for f in lexicon(text)) for text in told
+        )
+        if not portal or not any(_AFTER_HOURS_RE.search(text) for text in told):
+            return None
+        with contextlib.suppress(KeyError):
+            return self.kb.get(f"{own}.schedule.portal_after_hours")
+        return None
+
     def _status_and_eds(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
         """ "ЭЦҚ-м жоқ" after how to learn the duplicate's status, "ЭЦП бар,
         өзім қарай аламын ба": the status seen remotely with an EDS (clause
@@ -955,12 +1002,21 @@ class Assistant:
             # representative), not the citizen's own pickup or form.
             intent, confident = "ask_representative", True
             turn.settled_intent = intent
+        if (
+            intent == "submit_application"
+            and _ALREADY_APPLIED_RE.search(parsed.normalized)
+            and not _WANTS_RE.search(parsed.normalized)
+        ):
+            # "я уже подала заявление на дубликат в цон": what the citizen
+            # did, not a wish to fill in the form; the words decide, or we ask.
+            confident = False
         extra = (
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)
             or self._what_to_bring(turn, parsed, service, channel)
             or self._status_and_eds(turn, parsed, service)
             or self._where_to_collect(turn, parsed, service)
+            or self._portal_after_hours(turn, parsed, service)
         )
         if extra is not None:
             conv.misses = 0

@@ -41,6 +41,11 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     ("приемнои комисс", "service", "grant"),
     ("приемную комисс", "service", "grant"),
     ("кабылдау комисс", "service", "grant"),
+    # ...and it is the university's own office
+    ("приемная комисс", "channel", "provider"),
+    ("приемнои комисс", "channel", "provider"),
+    ("приемную комисс", "channel", "provider"),
+    ("кабылдау комисс", "channel", "provider"),
     # service: social support
     ("алеуметтик", "service", "social_support"),
     ("элеуметтик", "service", "social_support"),

@@ -1039,3 +1039,45 @@ async def test_where_to_get_it_once_ready_is_where_it_is_collected(
         await citizen.says(message)
     o = await citizen.says(text)
     assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "expected"),
+    [
+        (
+            [],
+            "грантқа 31 шілде түнде порталдан жіберсем қабылдай ма",
+            "grant.schedule.portal_after_hours",
+        ),
+        # what the citizen told one message earlier
+        (
+            ["в субботу вечером отправила заявление на дубликат через егов"],
+            "а когда его примут?",
+            "duplicate.schedule.portal_after_hours",
+        ),
+        # no portal, no night: when applications are taken
+        ([], "грантқа құжаттарды қашан қабылдайды", "grant.application_period.dates"),
+    ],
+)
+async def test_sent_through_the_portal_out_of_hours_is_accepted_next_working_day(
+    citizen: Citizen, before: list[str], text: str, expected: str
+) -> None:
+    for message in before:
+        await citizen.says(message)
+    o = await citizen.says(text)
+    assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("я уже подала заявление на дубликат в цон", False),
+        ("дубликатқа ХҚО арқылы өтініш тапсырдым", False),
+        ("подала заявление на дубликат, хочу еще одно подать", True),
+    ],
+)
+async def test_an_application_told_as_done_does_not_open_the_form(
+    citizen: Citizen, text: str, form: bool
+) -> None:
+    o = await citizen.says(text)
+    assert (o.intent == "submit_application") is form, (o.intent, o.units)
