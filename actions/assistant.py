@@ -2110,7 +2110,10 @@ class Assistant:
             if place is None:
                 continue
             if ch == "portal":
-                lines.append(self.t(lang, "open-now-portal"))
+                if channel is None:
+                    # Among the offices; asked of the portal alone, its
+                    # answer already says this (no line repeating it).
+                    lines.append(self.t(lang, "open-now-portal"))
                 continue
             st = self.calendar.status_at(place, now, lang=lang)
             name = self.t(lang, f"channel-{ch}")

@@ -1081,3 +1081,9 @@ async def test_an_application_told_as_done_does_not_open_the_form(
 ) -> None:
     o = await citizen.says(text)
     assert (o.intent == "submit_application") is form, (o.intent, o.units)
+
+
+async def test_the_portals_hours_are_said_once(citizen: Citizen) -> None:
+    o = await citizen.says("на дубликат через портал в выходные заявления принимают?")
+    assert o.units[:1] in (["duplicate.schedule.portal"], ["duplicate.schedule.portal_after_hours"])
+    assert text_of(o).count("круглосуточно") == 1, text_of(o)
