@@ -351,12 +351,12 @@ _SIGN_OR_APPLY_RE = re.compile(r"отиниш\w*\s+(?:беру|берсе|бер
 _GET_RE = re.compile(
     r"\b(?:(?:барып\s+)?ал(?:ам|амын|амыз|у|уга|ып|уым)|забрать|забирать|получить|получать)\b"
 )
-# The answers after which the duplicate is ready: the notice, the hand-over
-# to ЦОН, the pickup's own.
+# The answers after which the duplicate is ready (besides the pickup's own):
+# the notice, the hand-over to ЦОН.
 READY_UNITS = ("duplicate.result.ready_notification", "duplicate.processing_time.provider_to_psc")
 # Sent through the portal out of hours (folded): "31 шілде түнгі сағат 12-де
 # порталдан жіберсем қабылдай ма", "в 11 вечера кину заявку через егов,
-# примут?": accepted on the next working day (clause 9 of each standard).
+# примут?": accepted on the next working day (each standard's schedule).
 _AFTER_HOURS_RE = re.compile(
     r"(?<!\w)(?:тун\w*|кеш\w*|ночь\w*|ночью|ночи|вечер\w*|поздно|полноч\w*|"
     r"демалыс\w*|выходн\w*|праздни\w*|мереке\w*|воскресен\w*|жексенби\w*|"
@@ -882,8 +882,8 @@ class Assistant:
         self, turn: Turn, parsed: ParseResult, service: str | None
     ) -> Entry | None:
         """ "al qaida baryp alam" after the notice that the duplicate is
-        ready: where it is collected (the portal's answer when the citizen
-        applied there), not where one applies."""
+        ready: where it is collected (the portal's answer when the portal is
+        named or the conversation is at it), not where one applies."""
         conv, said = turn.conv, parsed.normalized
         if (service or conv.last_service) != "duplicate":
             return None
@@ -897,9 +897,7 @@ class Assistant:
         portal = "portal" in parsed.values("channel") or (
             not parsed.values("channel") and conv.last_channel == "portal"
         )
-        with contextlib.suppress(KeyError):
-            return self.kb.get("duplicate.pickup.portal" if portal else "duplicate.pickup")
-        return None
+        return self._unit("duplicate.pickup.portal" if portal else "duplicate.pickup")
 
     def _portal_after_hours(
         self, turn: Turn, parsed: ParseResult, service: str | None
@@ -920,14 +918,12 @@ class Assistant:
         )
         if not portal or not any(_AFTER_HOURS_RE.search(text) for text in told):
             return None
-        with contextlib.suppress(KeyError):
-            return self.kb.get(f"{own}.schedule.portal_after_hours")
-        return None
+        return self._unit(f"{own}.schedule.portal_after_hours")
 
     def _status_and_eds(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
         """ "ЭЦҚ-м жоқ" after how to learn the duplicate's status, "ЭЦП бар,
-        өзім қарай аламын ба": the status seen remotely with an EDS (clause
-        9), from the contact centre without one; not what the EDS is for."""
+        өзім қарай аламын ба": the status seen remotely with an EDS, from the
+        contact centre without one; not what the EDS is for."""
         conv, said = turn.conv, parsed.normalized
         if (service or conv.last_service) != "duplicate" or not _EDS_RE.search(said):
             return None
@@ -940,9 +936,14 @@ class Assistant:
         if not of_status:
             return None
         without = _NO_EDS_RE.search(said) is not None
-        unit = "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
+        return self._unit(
+            "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
+        )
+
+    def _unit(self, unit_id: str) -> Entry | None:
+        """The knowledge base's unit `unit_id`; None when there is none."""
         with contextlib.suppress(KeyError):
-            return self.kb.get(unit)
+            return self.kb.get(unit_id)
         return None
 
     @staticmethod

@@ -995,6 +995,24 @@ async def test_what_to_bring_is_for_the_errand_the_citizen_is_on(
             "ештене истемей жатыр. порталдан бергендерге шагым калай болады?",
             "duplicate.complaint.portal",
         ),
+        # where to get it once the duplicate is ready: where it is collected;
+        # with nothing ready yet, where one applies
+        (["дубликат дайын болғанын қайдан білемін"], "ал қайда барып аламын", "duplicate.pickup"),
+        ([], "телнұсқаны қайда барып аламын", "duplicate.where_to_apply"),
+        # sent through the portal out of hours: accepted the next working day,
+        # the hour told in this message or in the one before; with no portal
+        # and no hour, when applications are taken
+        (
+            [],
+            "грантқа 31 шілде түнде порталдан жіберсем қабылдай ма",
+            "grant.schedule.portal_after_hours",
+        ),
+        (
+            ["в субботу вечером отправила заявление на дубликат через егов"],
+            "а когда его примут?",
+            "duplicate.schedule.portal_after_hours",
+        ),
+        ([], "грантқа құжаттарды қашан қабылдайды", "grant.application_period.dates"),
     ],
 )
 async def test_what_the_conversation_said_before_decides_the_fact(
@@ -1021,50 +1039,6 @@ async def test_an_eds_said_after_the_status_is_about_learning_it(
 ) -> None:
     await citizen.says("дубликатқа өтініш бергенмін, статусын қалай білемін?")
     o = await citizen.says(said)
-    assert o.units[:1] == [expected], (o.intent, o.units)
-
-
-@pytest.mark.parametrize(
-    ("before", "text", "expected"),
-    [
-        (["дубликат дайын болғанын қайдан білемін"], "ал қайда барып аламын", "duplicate.pickup"),
-        # nothing is ready yet: where one applies
-        ([], "телнұсқаны қайда барып аламын", "duplicate.where_to_apply"),
-    ],
-)
-async def test_where_to_get_it_once_ready_is_where_it_is_collected(
-    citizen: Citizen, before: list[str], text: str, expected: str
-) -> None:
-    for message in before:
-        await citizen.says(message)
-    o = await citizen.says(text)
-    assert o.units[:1] == [expected], (o.intent, o.units)
-
-
-@pytest.mark.parametrize(
-    ("before", "text", "expected"),
-    [
-        (
-            [],
-            "грантқа 31 шілде түнде порталдан жіберсем қабылдай ма",
-            "grant.schedule.portal_after_hours",
-        ),
-        # what the citizen told one message earlier
-        (
-            ["в субботу вечером отправила заявление на дубликат через егов"],
-            "а когда его примут?",
-            "duplicate.schedule.portal_after_hours",
-        ),
-        # no portal, no night: when applications are taken
-        ([], "грантқа құжаттарды қашан қабылдайды", "grant.application_period.dates"),
-    ],
-)
-async def test_sent_through_the_portal_out_of_hours_is_accepted_next_working_day(
-    citizen: Citizen, before: list[str], text: str, expected: str
-) -> None:
-    for message in before:
-        await citizen.says(message)
-    o = await citizen.says(text)
     assert o.units[:1] == [expected], (o.intent, o.units)
 
 
