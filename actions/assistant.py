@@ -378,6 +378,20 @@ _WANTS_RE = re.compile(
     r"(?<!\w)(?:хоч\w*|хотел\w*|хотим|надо|нужно|давайте|еще|ещё|повторно|заново|снова|"
     r"бергим|тапсыргым|жибергим|берейин|тапсырайын|тагы|кайта)(?!\w)"
 )
+# The bot itself named as the way to apply ("а можно через вас заявку
+# отправить прямо тут?", "осы ботта толтырып жіберейін", folded): the form
+# here, not the university's office or the portal.
+_VIA_BOT_RE = re.compile(
+    r"(?<!\w)(?:через\s+(?:вас|тебя|бот\w*|чат\w*|этот\s+(?:бот|чат)\w*)|"
+    r"прямо\s+(?:тут|здесь|в\s+(?:чате|боте))|(?:в|на)\s+этом\s+(?:чате|боте)|здесь\s+в\s+(?:чате|боте)|"
+    r"сиз\s+аркылы|сен\s+аркылы|осы\s+(?:бот|чат)\w*|бот\w*\s+аркылы|чат\w*\s+аркылы|ботта|ботпен|чатта)(?!\w)"
+)
+_FORM_WORDS_RE = re.compile(r"(?<!\w)(?:заявк\w*|заявлен\w*|отиниш\w*|анкет\w*|форм[ау]\w*)")
+_FILL_RE = re.compile(r"(?<!\w)(?:толтыр|заполн|оформ|расимде)\w*")
+# "In general", "in full" (folded): the whole answer, not the office just named.
+_IN_GENERAL_RE = re.compile(
+    r"(?<!\w)(?:жалпы|толык|толыгымен|вообще|в\s+целом|полностью|целиком)(?!\w)"
+)
 # What to bring, by errand and office: the pickup's or the application's.
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
@@ -1011,6 +1025,22 @@ class Assistant:
             # "я уже подала заявление на дубликат в цон": what the citizen
             # did, not a wish to fill in the form; the words decide, or we ask.
             confident = False
+        elif (
+            _VIA_BOT_RE.search(parsed.normalized)
+            and (intent == "submit_application" or _FORM_WORDS_RE.search(parsed.normalized))
+            and (
+                _SUBMIT_RE.search(parsed.normalized)
+                or _SENT_RE.search(parsed.normalized)
+                or _FILL_RE.search(parsed.normalized)
+                or _SIGN_OR_APPLY_RE.search(parsed.normalized)
+            )
+            and not _ALREADY_APPLIED_RE.search(parsed.normalized)
+        ):
+            # "а можно через вас заявку отправить прямо тут?": through the bot
+            # (the form, or why it is not taken here for grants), not "yes, at
+            # the university's office".
+            intent, confident = "submit_application", True
+            turn.settled_intent = intent
         extra = (
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)
@@ -1102,6 +1132,7 @@ class Assistant:
             and intent != "request_operator"
             and _HOW_RE.search(parsed.normalized)
             and not parsed.entity("application_number")
+            and turn.settled_intent != intent  # "осы чат арқылы жіберуге бола ма"
         ):
             # "как узнать статус?", "можно записаться через егов?": the
             # standard's answer, when one of its units is plainly asked for.
@@ -1167,6 +1198,7 @@ class Assistant:
             and not followup
             and intent in REQUEST_INTENTS
             and intent != "request_operator"
+            and turn.settled_intent != intent
             and (
                 parsed.confidence < ACTION_SURE
                 or (parsed.confidence < ASKED_ACTION_SURE and _asks(parsed))
@@ -1888,8 +1920,10 @@ class Assistant:
             and conv.named_channel is not None
             and turn.parsed is not None
             and len(turn.parsed.normalized.split()) <= FAMILY_WORDS
+            and not _IN_GENERAL_RE.search(turn.parsed.normalized)
         ):
-            # "ЦОН в субботу работает?" then "а до скольки": ЦОН's hours.
+            # "ЦОН в субботу работает?" then "а до скольки": ЦОН's hours; not
+            # "жалпы жұмыс кестесін толық айтыңызшы" (the whole schedule).
             named = self.kb.find(intent, service, conv.named_channel)
             if named and all(conv.named_channel in e.channels for e in named):
                 channel, entries = conv.named_channel, named

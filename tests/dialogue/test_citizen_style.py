@@ -718,6 +718,10 @@ async def test_until_when_after_asking_of_one_office_is_that_offices_hours(
     await citizen.says("дубликат")
     general = await citizen.says("до скольки работают")
     assert general.units[:1] == ["duplicate.schedule"], general.units
+    # "In general, in full" after ЦОН was named: every office's hours.
+    await citizen.says("ХҚО сенбіде ашық па, телнұсқаға барайын деп едім")
+    whole = await citizen.says("жалпы графигі қандай")
+    assert whole.units[:1] == ["duplicate.schedule"], whole.units
 
 
 async def test_an_office_pressed_is_the_one_a_short_follow_up_asks_about(
@@ -1061,3 +1065,41 @@ async def test_the_portals_hours_are_said_once(citizen: Citizen) -> None:
     o = await citizen.says("на дубликат через портал в выходные заявления принимают?")
     assert o.units[:1] in (["duplicate.schedule.portal"], ["duplicate.schedule.portal_after_hours"])
     assert text_of(o).count("круглосуточно") == 1, text_of(o)
+
+
+@pytest.mark.parametrize(
+    ("before", "text"),
+    [
+        ("дубликат диплома где получают", "можно прямо здесь в чате оформить заявление?"),
+        ("телнұсқа алу үшін не істеу керек", "сіз арқылы өтініш беруге бола ма"),
+        # grants are not taken here: the form's answer says so, and where
+        ("грантқа қалай өтініш беремін", "осы чат арқылы өтінішті жіберуге бола ма"),
+    ],
+)
+async def test_the_bot_named_as_the_way_to_apply_is_the_form_here(
+    citizen: Citizen, before: str, text: str
+) -> None:
+    await citizen.says(before)
+    o = await citizen.says(text)
+    assert o.intent == "submit_application", (o.intent, o.units)
+
+
+async def test_an_application_sent_through_the_bot_is_not_a_new_one(citizen: Citizen) -> None:
+    await citizen.says("дубликат диплома где получают")
+    o = await citizen.says("я через вас уже отправила заявление, когда ответят")
+    assert o.intent != "submit_application", (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "еще один вопрос: грантникам стипендию дают?",
+        "тағы бір сұрақ: грантпен оқитындарға шәкіртақы бөліне ме",
+    ],
+)
+async def test_one_more_question_opens_a_question_like_a_greeting(
+    citizen: Citizen, text: str
+) -> None:
+    await citizen.says("грант конкурсына құжат қашан қабылданады")
+    o = await citizen.says(text)
+    assert o.units[:1] == ["grant.result.stipend_order"], (o.intent, o.units)
