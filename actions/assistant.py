@@ -392,6 +392,15 @@ _FILL_RE = re.compile(r"(?<!\w)(?:толтыр|заполн|оформ|раси�
 _IN_GENERAL_RE = re.compile(
     r"(?<!\w)(?:жалпы|толык|толыгымен|вообще|в\s+целом|полностью|целиком)(?!\w)"
 )
+# "What comes" (folded), not where or whether: "кабинетке тағы не келеді",
+# "что должно прийти в кабинет", "қандай хабарламалар келеді".
+# ("не приходит" is Russian "does not come": "не" asks only before Kazakh.)
+_WHAT_COMES_RE = re.compile(
+    r"(?<!\w)(?:(?:не|что|кандаи\s+\w+)\s+(?:\w+\s+){0,2}(?:келед\w*|келеди|тусед\w*)|"
+    r"(?:что|какие\s+\w+)\s+(?:\w+\s+){0,2}(?:придет|приходит|прии?ти|будет\s+приходить))"
+)
+_NOT_COMING_RE = re.compile(r"(?<!\w)(?:не|ничего)\s+(?:придет|приходит|пришло|пришел)")
+_COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым|жалоб)\w*")
 # What to bring, by errand and office: the pickup's or the application's.
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
@@ -954,6 +963,27 @@ class Assistant:
             "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
         )
 
+    def _what_comes_to_the_cabinet(
+        self, turn: Turn, parsed: ParseResult, service: str | None
+    ) -> Entry | None:
+        """ "жеке кабинетке жалпы не келеді?", "что еще придет в личный
+        кабинет?" during grants: everything the portal sends there (the
+        acceptance or refusal, the award or refusal), not only where the
+        award's notice comes."""
+        # This message's words, not a burst's joined with it.
+        said, own = fold(turn.event.text or ""), service or turn.conv.last_service
+        if own not in ("grant", "duplicate") or "кабинет" not in said:
+            return None
+        if not _WHAT_COMES_RE.search(said) or _WHERE_RE.search(said):
+            return None
+        if _NOT_COMING_RE.search(said):
+            return None  # "ничего не приходит": told, not asked
+        if own == "duplicate" and (
+            turn.conv.last_intent == "complaint" or _COMPLAINT_WORD_RE.search(said)
+        ):
+            return None  # what comes about a complaint: the complaint's answer
+        return self._unit(f"{own}.result.portal")
+
     def _unit(self, unit_id: str) -> Entry | None:
         """The knowledge base's unit `unit_id`; None when there is none."""
         with contextlib.suppress(KeyError):
@@ -1048,6 +1078,7 @@ class Assistant:
             or self._status_and_eds(turn, parsed, service)
             or self._where_to_collect(turn, parsed, service)
             or self._portal_after_hours(turn, parsed, service)
+            or self._what_comes_to_the_cabinet(turn, parsed, service)
         )
         if extra is not None:
             conv.misses = 0

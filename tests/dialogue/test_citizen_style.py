@@ -1103,3 +1103,25 @@ async def test_one_more_question_opens_a_question_like_a_greeting(
     await citizen.says("грант конкурсына құжат қашан қабылданады")
     o = await citizen.says(text)
     assert o.units[:1] == ["grant.result.stipend_order"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "expected"),
+    [
+        ("грантқа егов арқылы өтініш жібердік", "ал жеке кабинетімізге тағы не түседі?", True),
+        ("на грант подавали через егов", "что еще придет в кабинет на портале?", True),
+        ("дубликатқа порталдан өтініш бердім", "кабинетке қандай хабарлама келеді", True),
+        # whether the award's notice comes there; and nothing came: not "what comes"
+        ("на грант подавали через егов", "уведомление о гранте придет в кабинет?", False),
+        ("на грант подавали через егов", "в кабинет пока ничего не приходит", False),
+    ],
+)
+async def test_what_comes_to_the_portal_cabinet_is_all_of_it(
+    citizen: Citizen, before: str, text: str, expected: bool
+) -> None:
+    await citizen.says(before)
+    o = await citizen.says(text)
+    assert (o.units[:1] in (["grant.result.portal"], ["duplicate.result.portal"])) is expected, (
+        o.intent,
+        o.units,
+    )
