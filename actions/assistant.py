@@ -147,7 +147,7 @@ ACTION_SURE = 0.75
 ASKED_ACTION_SURE = 0.95
 # A story with one question: below this confidence in the whole message,
 # the question alone is read too, and wins when it is this sure.
-STORY_SURE = 0.6
+STORY_SURE = 0.8
 QUESTION_SURE = 0.95
 # A short message keeps the conversation's language unless this sure.
 SHORT_SWITCH_CONFIDENCE = 0.97

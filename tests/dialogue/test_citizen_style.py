@@ -1125,3 +1125,27 @@ async def test_what_comes_to_the_portal_cabinet_is_all_of_it(
         o.intent,
         o.units,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Salem, men 2009 jyly QazUTU bitirdim. Diplomym avtobusta sumkammen birge urlanyp "
+            "ketti. Dublikat qansha kunde dayin bolady?",
+            "duplicate.processing_time",
+        ),
+        (
+            "салем, 2010 жылы ЕНУ бітіргем, диплом ескі пәтерде қалып қойыпты, таба алмадым. "
+            "телнұсқаға қандай құжат керек",
+            "duplicate.documents",
+        ),
+    ],
+)
+async def test_a_story_read_as_another_topic_is_answered_by_its_question(
+    citizen: Citizen, text: str, expected: str
+) -> None:
+    # The story reads as "where do I apply" (about 0.7); its last sentence
+    # asks, all but certainly, how long, or what to bring.
+    o = await citizen.says(text)
+    assert o.units[:1] == [expected], (o.intent, o.units)
