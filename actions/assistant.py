@@ -967,9 +967,10 @@ class Assistant:
         self, turn: Turn, parsed: ParseResult, service: str | None
     ) -> Entry | None:
         """ "жеке кабинетке жалпы не келеді?", "что еще придет в личный
-        кабинет?" during grants: everything the portal sends there (the
+        кабинет?": during grants, everything the portal sends there (the
         acceptance or refusal, the award or refusal), not only where the
-        award's notice comes."""
+        award's notice comes; during a duplicate, the ready notice with where
+        to collect it."""
         # This message's words, not a burst's joined with it.
         said, own = fold(turn.event.text or ""), service or turn.conv.last_service
         if own not in ("grant", "duplicate") or "кабинет" not in said:
@@ -1055,20 +1056,9 @@ class Assistant:
             # "я уже подала заявление на дубликат в цон": what the citizen
             # did, not a wish to fill in the form; the words decide, or we ask.
             confident = False
-        elif (
-            _VIA_BOT_RE.search(parsed.normalized)
-            and (intent == "submit_application" or _FORM_WORDS_RE.search(parsed.normalized))
-            and (
-                _SUBMIT_RE.search(parsed.normalized)
-                or _SENT_RE.search(parsed.normalized)
-                or _FILL_RE.search(parsed.normalized)
-                or _SIGN_OR_APPLY_RE.search(parsed.normalized)
-            )
-            and not _ALREADY_APPLIED_RE.search(parsed.normalized)
-        ):
-            # "а можно через вас заявку отправить прямо тут?": through the bot
-            # (the form, or why it is not taken here for grants), not "yes, at
-            # the university's office".
+        elif _applies_here(parsed.normalized, intent):
+            # The form (or why grants are not taken here), not "yes, at the
+            # university's office".
             intent, confident = "submit_application", True
             turn.settled_intent = intent
         extra = (
@@ -2350,6 +2340,17 @@ def _clear_ahead(best: Ranked, ranked: list[Ranked], own: str | None = None) -> 
         and bool(rivals)
         and best.similarity >= max(rivals) + RESCUE_CLEAR_MARGIN
     )
+
+
+def _applies_here(said: str, intent: str) -> bool:
+    """ "а можно через вас заявку отправить прямо тут?", "осы чат арқылы
+    өтінішті жіберуге бола ма" (folded): an application sent through the bot
+    itself; not one told as sent already."""
+    if not _VIA_BOT_RE.search(said) or _ALREADY_APPLIED_RE.search(said):
+        return False
+    if intent != "submit_application" and not _FORM_WORDS_RE.search(said):
+        return False
+    return any(r.search(said) for r in (_SUBMIT_RE, _SENT_RE, _FILL_RE, _SIGN_OR_APPLY_RE))
 
 
 def _family(unit_id: str | None) -> str | None:
