@@ -388,6 +388,17 @@ _VIA_BOT_RE = re.compile(
 )
 _FORM_WORDS_RE = re.compile(r"(?<!\w)(?:заявк\w*|заявлен\w*|отиниш\w*|анкет\w*|форм[ау]\w*)")
 _FILL_RE = re.compile(r"(?<!\w)(?:толтыр|заполн|оформ|расимде)\w*")
+# One's bookings, to be shown; a timetable; a booking (folded; _booking_or_not).
+_SHOW_RE = re.compile(r"(?<!\w)(?:корсет|покаж|посмотр|тексер|проверь)\w*")
+_MY_BOOKINGS_RE = re.compile(
+    r"(?<!\w)(?:жазылуларым\w*|брондарым\w*|бронымды|мои\s+(?:записи|брони)|моих\s+записе\w*|"
+    r"мою\s+запись)"
+)
+_TIMETABLE_RE = re.compile(r"(?<!\w)(?:кесте|график|расписани)\w*")
+_BOOKING_WORD_RE = re.compile(
+    r"(?<!\w)(?:запиш\w*|запис\w*|кезек\w*|брон\w*|талон\w*|жазыл\w*|жазып\s+кои\w*|"
+    r"уакыт\w*|время|врем\w*|сагат\w*)"
+)
 # "In general", "in full" (folded): the whole answer, not the office just named.
 _IN_GENERAL_RE = re.compile(
     r"(?<!\w)(?:жалпы|толык|толыгымен|вообще|в\s+целом|полностью|целиком)(?!\w)"
@@ -1061,6 +1072,13 @@ class Assistant:
             # university's office".
             intent, confident = "submit_application", True
             turn.settled_intent = intent
+        if intent == "book_queue":
+            # "...брон жасап қойып едім, жазылуларымды көрсетіңізші": to see
+            # them; "кестесін жазып жіберіңізші": the timetable, written out.
+            settled = _booking_or_not(parsed.normalized)
+            if settled is not None:
+                intent, confident = settled, True
+                turn.settled_intent = intent
         extra = (
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)
@@ -2351,6 +2369,18 @@ def _applies_here(said: str, intent: str) -> bool:
     if intent != "submit_application" and not _FORM_WORDS_RE.search(said):
         return False
     return any(r.search(said) for r in (_SUBMIT_RE, _SENT_RE, _FILL_RE, _SIGN_OR_APPLY_RE))
+
+
+def _booking_or_not(said: str) -> str | None:
+    """What a message read as "book me" asks instead (folded): to see one's
+    bookings ("менин жазылуларымды корсетиниз", "покажите мои записи"), or
+    the timetable written out ("жалпы кестени жазып жибериниз", no word of a
+    booking in it); None when it is a booking."""
+    if _SHOW_RE.search(said) and _MY_BOOKINGS_RE.search(said):
+        return "my_bookings"
+    if _TIMETABLE_RE.search(said) and not _BOOKING_WORD_RE.search(said):
+        return "ask_schedule"
+    return None
 
 
 def _family(unit_id: str | None) -> str | None:

@@ -1149,3 +1149,20 @@ async def test_a_story_read_as_another_topic_is_answered_by_its_question(
     # asks, all but certainly, how long, or what to bring.
     o = await citizen.says(text)
     assert o.units[:1] == [expected], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("кеше ЦОН-ға бронь жасап қойып едім, сол жазылуларымды көрсетіңізші", "my_bookings"),
+        ("телнұсқа бойынша ЖОО кеңсесінің кестесін жазып беріңізші", "ask_schedule"),
+        # a booking stays one, the timetable or not
+        ("жұмыс кестесіне қарап, ертеңге ХҚО-ға жазып қойыңыз", "book_queue"),
+        ("запишите меня в цон и скиньте график", "book_queue"),
+    ],
+)
+async def test_a_message_read_as_book_me_that_asks_to_see_or_to_know(
+    citizen: Citizen, text: str, intent: str
+) -> None:
+    o = await citizen.says(text)
+    assert o.intent == intent, (o.intent, o.units)
