@@ -1079,6 +1079,16 @@ class Assistant:
             if settled is not None:
                 intent, confident = settled, True
                 turn.settled_intent = intent
+        elif (
+            not confident
+            and len(parsed.normalized.split()) <= FAMILY_WORDS
+            and _TIMETABLE_RE.search(parsed.normalized)
+            and not _BOOKING_WORD_RE.search(parsed.normalized)
+        ):
+            # "жалпы кестені толық айтыңызшы" (read as nothing sure): a short
+            # message naming the timetable asks for it.
+            intent, confident = "ask_schedule", True
+            turn.settled_intent = intent
         extra = (
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)

@@ -1166,3 +1166,9 @@ async def test_a_message_read_as_book_me_that_asks_to_see_or_to_know(
 ) -> None:
     o = await citizen.says(text)
     assert o.intent == intent, (o.intent, o.units)
+
+
+async def test_a_short_message_naming_the_timetable_asks_for_it(citizen: Citizen) -> None:
+    await citizen.says("ЦОН по субботам открыт? на дубликат")
+    o = await citizen.says("жалпы кестені толық айтыңызшы")
+    assert o.units[:1] == ["duplicate.schedule"], (o.intent, o.units)
