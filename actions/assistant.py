@@ -2304,18 +2304,25 @@ class Assistant:
 
 
 def _stipend_of_grant(parsed: ParseResult, last_service: str | None) -> ParseResult:
-    """ "stipendiya qansha bolady" after the grant's result: the stipend is
-    the grant's (its result includes the rector's stipend order), not social
-    support's, unless the message names social support in other words."""
-    if last_service != "grant" or parsed.values("service") != {"social_support"}:
+    """ "stipendiya qansha bolady" after the grant's result, "стипендию
+    грантникам дают?": the stipend is the grant's (its result includes the
+    rector's stipend order), not social support's, unless the message names
+    social support in other words."""
+    services = parsed.values("service")
+    if "social_support" not in services or not _STIPEND_RE.search(parsed.normalized):
         return parsed
-    rest = _STIPEND_RE.sub(" ", parsed.normalized)
-    if not _STIPEND_RE.search(parsed.normalized) or any(
-        f.entity == "service" for f in lexicon(rest)
-    ):
+    rest = {
+        f.value for f in lexicon(_STIPEND_RE.sub(" ", parsed.normalized)) if f.entity == "service"
+    }
+    if "social_support" in rest:
         return parsed
-    entities = [e for e in parsed.entities if e["entity"] != "service"]
-    return replace(parsed, entities=entities)
+    if services == {"social_support"} and last_service == "grant" and not rest:
+        keep = [e for e in parsed.entities if e["entity"] != "service"]
+    elif services == {"social_support", "grant"} and rest == {"grant"}:
+        keep = [e for e in parsed.entities if e.get("value") != "social_support"]
+    else:
+        return parsed
+    return replace(parsed, entities=keep)
 
 
 def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:

@@ -1172,3 +1172,13 @@ async def test_a_short_message_naming_the_timetable_asks_for_it(citizen: Citizen
     await citizen.says("ЦОН по субботам открыт? на дубликат")
     o = await citizen.says("жалпы кестені толық айтыңызшы")
     assert o.units[:1] == ["duplicate.schedule"], (o.intent, o.units)
+
+
+async def test_a_stipend_for_grant_holders_keeps_the_conversation_with_grants(
+    citizen: Citizen,
+) -> None:
+    # "стипендия" also names social support; "грантникам" says whose it is.
+    o = await citizen.says("стипендию грантникам дают?")
+    assert o.units[:1] == ["grant.result.stipend_order"], o.units
+    o = await citizen.says("а сколько дней рассматривают?")
+    assert o.units[:1] == ["grant.processing_time"], o.units
