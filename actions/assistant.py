@@ -330,10 +330,15 @@ _REASON_RES = (
 # "What do I bring?" (folded): "озиммен не алып баруым керек", "что взять
 # с собой", "что с собой нести в цон".
 _BRING_RE = re.compile(
-    r"\b(?:не (?:алып|ала) бар\w*|что (?:взять|брать|нести|принести)|что с собои)\b"
+    r"\b(?:не (?:алып|ала) бар\w*|(?:не|кандаи кужат\w*) (?:апар|акел|алып кел)\w*"
+    r"|что (?:взять|брать|нести|принести|приносить)|что с собои"
+    r"|с чем\s+(?:\w+\s+)?(?:идти|приходить|ехать))\b"
 )
 # ...to collect the duplicate, not to apply for it (folded).
 _COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b")
+# "алуға барғанда өзіммен не апарам" (folded): going to collect it; not
+# "қайда барып алуға болады" (where one gets a duplicate: applies for it).
+_GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)алуга\s+бар\w*")
 # An EDS said of the duplicate's status (folded): "ЭЦҚ-м жоқ" after how to
 # learn it, "ЭЦП бар болса онлайн тексеруге бола ма статусын": with one the
 # status is seen remotely, without one the contact centre tells it.
@@ -386,6 +391,12 @@ _VIA_BOT_RE = re.compile(
     r"прямо\s+(?:тут|здесь|в\s+(?:чате|боте))|(?:в|на)\s+этом\s+(?:чате|боте)|здесь\s+в\s+(?:чате|боте)|"
     r"сиз\s+аркылы|сен\s+аркылы|осы\s+(?:бот|чат)\w*|бот\w*\s+аркылы|чат\w*\s+аркылы|ботта|ботпен|чатта)(?!\w)"
 )
+# Asked of the bot, politely (folded): "подайте", "оформите", "толтырып
+# жіберіңізші", "тапсырып беріңіз".
+_PLEASE_APPLY_RE = re.compile(
+    r"(?<!\w)(?:(?:подаите|отправьте|оформите|заполните)(?!\w)|"
+    r"(?:берип|тапсырып|толтырып|жиберип|расимдеп)\s+(?:жибер|бер|кои)(?:иниз\w*|ши|шы)(?!\w))"
+)
 _FORM_WORDS_RE = re.compile(r"(?<!\w)(?:заявк\w*|заявлен\w*|отиниш\w*|анкет\w*|форм[ау]\w*)")
 _FILL_RE = re.compile(r"(?<!\w)(?:толтыр|заполн|оформ|расимде)\w*")
 # One's bookings, to be shown; a timetable; a booking (folded; _booking_or_not).
@@ -410,6 +421,24 @@ _WHAT_COMES_RE = re.compile(
     r"(?<!\w)(?:(?:не|что|кандаи\s+\w+)\s+(?:\w+\s+){0,2}(?:келед\w*|келеди|тусед\w*)|"
     r"(?:что|какие\s+\w+)\s+(?:\w+\s+){0,2}(?:придет|приходит|прии?ти|будет\s+приходить))"
 )
+# "What did you mean by..." of the answer just given (folded): "дегеніңіз",
+# "деп жаздыңыз", "вы сказали", "что вы имеете в виду" ("что значит X?" asks
+# of X anew: h15-060).
+_MEANT_RE = re.compile(
+    r"(?<!\w)(?:дегенин\w*|дегениниз\w*|деп (?:жаздыныз|айттыныз)|"
+    r"вы (?:сказали|написали)|что вы имеете в виду|что имеете в виду)(?!\w)"
+)
+# The document itself as a file (folded): "pdf", "скачать", "жүктеп алу",
+# "в электронном виде", "электронды түрде"; not the portal's or the EDS's name.
+_ELECTRONIC_COPY_RE = re.compile(
+    r"(?<!\w)(?:pdf|пдф|скачат\w*|скачив\w*|жуктеп\s+ал\w*|файл\w*|скан\w*|"
+    r"электронн\w*\s+(?:вид\w*|формат\w*|вариант\w*)|в\s+электронке|"
+    r"электронды\w*\s+(?:тур\w*|нуска\w*|формат\w*))(?!\w)"
+)
+# The service itself, not its result (folded): "услугу оказывают", "беру қызметі".
+_SERVICE_FORM_RE = re.compile(r"(?<!\w)(?:услуг\w*|оказыва\w*|кызмети\w*|кызметт\w*)")
+# ...when it is ready (folded): "когда будет готово", "даиын болганда".
+_READY_RE = re.compile(r"(?<!\w)(?:готов\w*|даиын\w*|шыкканда|шыкса)(?!\w)")
 _NOT_COMING_RE = re.compile(r"(?<!\w)(?:не|ничего)\s+(?:придет|приходит|пришло|пришел)")
 _COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым|жалоб)\w*")
 # What to bring, by errand and office: the pickup's or the application's.
@@ -901,12 +930,16 @@ class Assistant:
         conv = turn.conv
         if (service or conv.last_service) != "duplicate" or not _BRING_RE.search(parsed.normalized):
             return None
-        collecting = _COLLECT_RE.search(parsed.normalized) is not None or (
-            _family(conv.last_unit) == "duplicate.pickup"
+        collecting = (
+            _COLLECT_RE.search(parsed.normalized) is not None
+            or _GOING_TO_COLLECT_RE.search(parsed.normalized) is not None
+            or _family(conv.last_unit) == "duplicate.pickup"
         )
         office = channel if len(parsed.values("channel")) <= 1 else None
         if office is None and not parsed.values("channel"):
-            office = conv.last_channel
+            # The conversation's office: the answer's, or the one the last
+            # message named ("ЦОН-ға барсам қабылдай ма?" then "онда не апару керек").
+            office = conv.last_channel or conv.named_channel
         errand = "pickup" if collecting else "documents"
         with contextlib.suppress(KeyError):
             return self.kb.get(BRING_UNITS[(errand, office)])
@@ -974,6 +1007,45 @@ class Assistant:
             "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
         )
 
+    def _electronic_duplicate(
+        self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
+    ) -> Entry | None:
+        """ "dublikattyn ozin pdf qylyp zhiberip zhibere me", "можно скачать
+        дубликат с егова?": read as where it is collected; the standard's
+        answer is that it is issued on paper only."""
+        if (service or turn.conv.last_service) != "duplicate":
+            return None
+        said = parsed.normalized
+        if intent not in ("ask_pickup", "ask_result", "ask_where_to_apply"):
+            return None
+        if not _ELECTRONIC_COPY_RE.search(said) or _FORM_WORDS_RE.search(said):
+            return None  # "где скачать бланк заявления": the form, not the duplicate
+        if _SERVICE_FORM_RE.search(said):
+            return None  # "услугу оказывают в электронном виде?": the form of service
+        return self._unit("duplicate.result.paper_only")
+
+    def _what_was_meant(
+        self, turn: Turn, parsed: ParseResult, confident: bool, service: str | None
+    ) -> Entry | None:
+        """ "растайтын құжат дегеніңіз нақты қайсысы?", "что вы имеете в виду
+        под подтверждающими?": a word of the answer just given, asked about;
+        the model finds no topic in it, or that answer's own (its general
+        answer). The standard says no more than that answer: it again, with
+        its clause."""
+        if not _MEANT_RE.search(parsed.normalized):
+            return None
+        last = self._unit(turn.conv.last_unit or "")
+        if last is None or (service is not None and service not in last.services):
+            return None
+        if confident:
+            if parsed.intent not in last.intents:
+                return None  # sure of another topic: asked anew
+            own = self._choose_unit(turn, parsed, parsed.intent, True, service, None)
+            if own is not None and own.id != last.id:
+                # "30 күн дегеніңіз жұмыс күні ме?": a fact of its own (calendar days).
+                return None
+        return last
+
     def _what_comes_to_the_cabinet(
         self, turn: Turn, parsed: ParseResult, service: str | None
     ) -> Entry | None:
@@ -984,7 +1056,10 @@ class Assistant:
         to collect it."""
         # This message's words, not a burst's joined with it.
         said, own = fold(turn.event.text or ""), service or turn.conv.last_service
-        if own not in ("grant", "duplicate") or "кабинет" not in said:
+        # "а если через сайт подаст, что ей придет когда будет готово": the
+        # portal named, what comes from it.
+        portal = "portal" in parsed.values("channel") and _READY_RE.search(said) is not None
+        if own not in ("grant", "duplicate") or ("кабинет" not in said and not portal):
             return None
         if not _WHAT_COMES_RE.search(said) or _WHERE_RE.search(said):
             return None
@@ -1097,6 +1172,8 @@ class Assistant:
             or self._where_to_collect(turn, parsed, service)
             or self._portal_after_hours(turn, parsed, service)
             or self._what_comes_to_the_cabinet(turn, parsed, service)
+            or self._what_was_meant(turn, parsed, confident, service)
+            or self._electronic_duplicate(turn, parsed, intent, service)
         )
         if extra is not None:
             conv.misses = 0
@@ -1612,7 +1689,20 @@ class Assistant:
             and words > FAMILY_WORDS
         ):
             return None
-        return self._parallel(last.id, service)
+        same = self._parallel(last.id, service)
+        if same is not None and words > FAMILY_WORDS:
+            # "заключение ВКК у меня тоже есть, на грант его прикладывать?"
+            # after social support's documents: "тоже" is the citizen's, the
+            # question names a fact of its own (the ВКК), not the same list.
+            own = self._choose_unit(turn, parsed, intent, True, service, None)
+            if (
+                own is not None
+                and own.detail
+                and own.id != same.id
+                and _family(own.id) == _family(same.id)
+            ):
+                return None
+        return same
 
     def _parallel(self, unit_id: str, service: str) -> Entry | None:
         """The same fact for another service: social_support.documents.orphans
@@ -2381,7 +2471,13 @@ def _applies_here(said: str, intent: str) -> bool:
     """ "а можно через вас заявку отправить прямо тут?", "осы чат арқылы
     өтінішті жіберуге бола ма" (folded): an application sent through the bot
     itself; not one told as sent already."""
-    if not _VIA_BOT_RE.search(said) or _ALREADY_APPLIED_RE.search(said):
+    if _ALREADY_APPLIED_RE.search(said):
+        return False
+    if _PLEASE_APPLY_RE.search(said) and _FORM_WORDS_RE.search(said):
+        # "подайте за нее заявку на грант через портал", "өтінішті толтырып
+        # жіберіңізші": asked of the bot, whatever way it is named.
+        return True
+    if not _VIA_BOT_RE.search(said):
         return False
     if intent != "submit_application" and not _FORM_WORDS_RE.search(said):
         return False

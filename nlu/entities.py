@@ -80,6 +80,8 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     # "e-gov" folds to "е гов"; "через интернет", "internet arqyly"
     ("е гов", "channel", "portal"),
     ("интернет", "channel", "portal"),
+    # "через сайт подаст": the site people apply on is the portal
+    ("саит", "channel", "portal"),
     # channel: provider (the university's office)
     ("канцеляр", "channel", "provider"),
     ("кенсе", "channel", "provider"),

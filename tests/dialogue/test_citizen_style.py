@@ -1182,3 +1182,79 @@ async def test_a_stipend_for_grant_holders_keeps_the_conversation_with_grants(
     assert o.units[:1] == ["grant.result.stipend_order"], o.units
     o = await citizen.says("а сколько дней рассматривают?")
     assert o.units[:1] == ["grant.processing_time"], o.units
+
+
+async def test_a_document_named_with_too_is_that_document_not_the_same_list(
+    citizen: Citizen,
+) -> None:
+    # "тоже" after social support's documents would give the grant's whole
+    # list; the message names one document of it.
+    await citizen.says("для соцподдержки в вуз какие документы сдавать?")
+    o = await citizen.says("у сына тоже есть заключение ВКК, к гранту его прикладывать надо?")
+    assert o.units[:1] == ["grant.documents.vkk"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("дубликатқа ХҚО-ға барсам қабылдай ма", "онда не апарамын"),
+        ("в цон можно подать на дубликат диплома?", "а с чем туда идти?"),
+    ],
+)
+async def test_what_to_bring_after_naming_the_psc_is_the_psc_list(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == ["duplicate.documents.psc"], (o.intent, o.units)
+
+
+async def test_what_comes_from_the_site_when_ready(citizen: Citizen) -> None:
+    await citizen.says("дубликат диплома через egov можно заказать?")
+    o = await citizen.says("если через сайт, то что мне придет когда он будет готов")
+    assert o.units[:1] == ["duplicate.result.portal"], (o.intent, o.units)
+
+
+async def test_a_word_of_the_last_answer_asked_about_gets_that_answer(
+    citizen: Citizen,
+) -> None:
+    o = await citizen.says(
+        "Біз Моңғолиядан көшіп келдік, ұлтымыз қазақ, азаматтық әлі жоқ. "
+        "Ұлым грантқа түспек, қосымша не дайындаймыз?"
+    )
+    assert o.units[:1] == ["grant.documents.kandas"], (o.intent, o.units)
+    o = await citizen.says("растаушы құжат дегеніңіз қандай құжат? сары кітапша ма")
+    assert o.units[:1] == ["grant.documents.kandas"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "заполните за меня заявление на дубликат, ИИН 950101300123",
+        "дубликатқа өтінішті толтырып жіберіңізші",
+    ],
+)
+async def test_asked_to_file_the_application_is_the_form(citizen: Citizen, text: str) -> None:
+    o = await citizen.says(text)
+    assert o.intent == "submit_application", (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "телнұсқаның өзін pdf етіп поштаға жібере ала ма",
+        "дубликат диплома можно будет скачать себе файлом?",
+    ],
+)
+async def test_the_duplicate_as_a_file_is_paper_only(citizen: Citizen, text: str) -> None:
+    await citizen.says("дипломның телнұсқасын алғым келеді")
+    o = await citizen.says(text)
+    assert o.units[:1] == ["duplicate.result.paper_only"], (o.intent, o.units)
+
+
+async def test_when_ready_if_handed_in_at_the_psc_is_the_psc_term(citizen: Citizen) -> None:
+    # Not the university's hand-over to ЦОН: nobody named it.
+    o = await citizen.says("телнұсқаға ХҚО-ға құжаттарды өткізсем қашан дайын болады")
+    assert o.units[:1] == ["duplicate.processing_time.psc"], (o.intent, o.units)
+    o = await citizen.says("университет оны ХҚО-ға қашан жібереді")
+    assert o.units[:1] == ["duplicate.processing_time.provider_to_psc"], (o.intent, o.units)
