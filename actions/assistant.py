@@ -331,7 +331,7 @@ _REASON_RES = (
 # с собой", "что с собой нести в цон".
 _BRING_RE = re.compile(
     r"\b(?:не (?:алып|ала) бар\w*|(?:не|кандаи кужат\w*) (?:апар|акел|алып кел)\w*"
-    r"|что (?:взять|брать|нести|принести|приносить)|что с собои"
+    r"|что (?:\w+\s+){0,3}?(?:взять|брать|нести|принести|приносить)|что с собои"
     r"|с чем\s+(?:\w+\s+)?(?:идти|приходить|ехать))\b"
 )
 # ...to collect the duplicate, not to apply for it (folded).
@@ -339,6 +339,14 @@ _COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w
 # "алуға барғанда өзіммен не апарам" (folded): going to collect it; not
 # "қайда барып алуға болады" (where one gets a duplicate: applies for it).
 _GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)алуга\s+бар\w*")
+# What else, besides what was just said (folded): "сенімхаттан басқа тағы не
+# ала барамын", "что еще взять кроме доверенности".
+_ELSE_RE = re.compile(r"\b(?:баска|тагы|еще|кроме|помимо)\b")
+# The answers that are about someone collecting the ready duplicate for the
+# citizen: what to bring next is for collecting it.
+COLLECTING_UNITS = frozenset(
+    {"duplicate.representative", "duplicate.representative.power_of_attorney"}
+)
 # An EDS said of the duplicate's status (folded): "ЭЦҚ-м жоқ" after how to
 # learn it, "ЭЦП бар болса онлайн тексеруге бола ма статусын": with one the
 # status is seen remotely, without one the contact centre tells it.
@@ -406,10 +414,19 @@ _MY_BOOKINGS_RE = re.compile(
     r"мою\s+запись)"
 )
 _TIMETABLE_RE = re.compile(r"(?<!\w)(?:кесте|график|расписани)\w*")
+# Taking a booking away (folded): "соны алып тастаңызшы", "өшіріп
+# жіберіңіз", "жойыңыз", "болдырмаңыз", "отмените", "удалите".
+_REMOVE_RE = re.compile(
+    r"(?<!\w)(?:алып\s+таста(?!ма)\w*|оширип\s+\w+|ошириниз\w*|жоиыныз\w*|жоиып\s+\w+|"
+    r"болдырма\w*|отмен\w*|удали\w*|убер[иеё]\w*|убра\w*|аннулир\w*)"
+)
 _BOOKING_WORD_RE = re.compile(
     r"(?<!\w)(?:запиш\w*|запис\w*|кезек\w*|брон\w*|талон\w*|жазыл\w*|жазып\s+кои\w*|"
     r"уакыт\w*|время|врем\w*|сагат\w*)"
 )
+# "There", pointing back at an office (folded): "какие документы туда",
+# "ол жерге не апарам", "сол жерде қанша күтемін".
+_THERE_RE = re.compile(r"(?<!\w)(?:туда|там|ол\s+жер\w*|сол\s+жер\w*|ол\s+жакка)(?!\w)")
 # "In general", "in full" (folded): the whole answer, not the office just named.
 _IN_GENERAL_RE = re.compile(
     r"(?<!\w)(?:жалпы|толык|толыгымен|вообще|в\s+целом|полностью|целиком)(?!\w)"
@@ -442,6 +459,12 @@ _READY_RE = re.compile(r"(?<!\w)(?:готов\w*|даиын\w*|шыкканда|
 _NOT_COMING_RE = re.compile(r"(?<!\w)(?:не|ничего)\s+(?:придет|приходит|пришло|пришел)")
 _COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым|жалоб)\w*")
 # What to bring, by errand and office: the pickup's or the application's.
+# A unit of no office, and its counterpart at an office the conversation is
+# at (_choose_unit): the portal wants the application alone.
+OFFICE_VARIANTS = {
+    ("duplicate.documents.identity", "portal"): "duplicate.portal.only_application",
+    ("duplicate.documents.only_two", "portal"): "duplicate.portal.only_application",
+}
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
     ("pickup", "portal"): "duplicate.pickup.portal",
@@ -545,6 +568,8 @@ class Turn:
     # Set when a rule, not the model, settled the dialogue act ("when will
     # the results be?" asks for the term): the answer is one of its units.
     settled_intent: str | None = None
+    # The office "туда", "ол жерге" points back at (_THERE_RE), if any.
+    there: str | None = None
 
 
 class Assistant:
@@ -757,7 +782,9 @@ class Assistant:
         """The reply's language: the message's, unless a short message ("ал портал
         ше?", "а в субботу?") would flip an established conversation."""
         known = conv.lang or preferred
-        if not known:
+        if not known or parsed.mixed:
+            # Written in both languages: the one most of its words are in, as
+            # the citizen reads it ("а если ЭЦП жоқ?" is Russian).
             return parsed.language
         if parsed.language == known:
             return known
@@ -934,12 +961,17 @@ class Assistant:
             _COLLECT_RE.search(parsed.normalized) is not None
             or _GOING_TO_COLLECT_RE.search(parsed.normalized) is not None
             or _family(conv.last_unit) == "duplicate.pickup"
+            or conv.last_unit in COLLECTING_UNITS
         )
         office = channel if len(parsed.values("channel")) <= 1 else None
         if office is None and not parsed.values("channel"):
             # The conversation's office: the answer's, or the one the last
             # message named ("ЦОН-ға барсам қабылдай ма?" then "онда не апару керек").
             office = conv.last_channel or conv.named_channel
+        if collecting and office in (None, "psc") and _ELSE_RE.search(parsed.normalized):
+            # "сенімхаттан басқа тағы не ала барамын": with the identity card
+            # or the power of attorney, ЦОН wants the receipt.
+            return self._unit("duplicate.pickup.receipt")
         errand = "pickup" if collecting else "documents"
         with contextlib.suppress(KeyError):
             return self.kb.get(BRING_UNITS[(errand, office)])
@@ -1089,6 +1121,10 @@ class Assistant:
             # "график ЦОНа и канцелярии вуза": the answer for every office
             # (the words may still choose a unit of one of them).
             channel = None
+        elif channel is None and _THERE_RE.search(parsed.normalized):
+            # "можно сдать в цон?" then "какие документы туда": the office
+            # the last message named, or the one the answer was of.
+            channel = turn.there = conv.named_channel or conv.last_channel
         intent = parsed.intent
         confident = self._confident(parsed)
         top_two = [r["name"] for r in parsed.ranking[:2]]
@@ -1154,6 +1190,15 @@ class Assistant:
             if settled is not None:
                 intent, confident = settled, True
                 turn.settled_intent = intent
+        elif (
+            intent == "cancel_booking"
+            and _REMOVE_RE.search(parsed.normalized)
+            and _BOOKING_WORD_RE.search(parsed.normalized)
+        ):
+            # "записался на завтра, уберите эту запись", the model unsure: a
+            # booking named and taken away, not a question about bookings.
+            confident = True
+            turn.settled_intent = intent
         elif (
             not confident
             and len(parsed.normalized.split()) <= FAMILY_WORDS
@@ -1222,8 +1267,11 @@ class Assistant:
             return self._with(parsed, self._answer_unit(turn, same, service))
 
         # A follow-up that only changes the service or channel of the last question.
+        # ("туда" names no office anew: not a follow-up by itself.)
         followup = bool(
-            conv.last_intent and (service or channel) and self._is_followup(parsed, confident)
+            conv.last_intent
+            and (service or (channel and turn.there is None))
+            and self._is_followup(parsed, confident)
         )
         if followup and self._leans_elsewhere(parsed, confident, conv.last_intent):
             # "ХҚО-да тапсырсам, ал мерзімі ше?" after ЦОН's hours: the model,
@@ -1395,10 +1443,15 @@ class Assistant:
         `floor`: any unit at least DETAIL_MIN_SIMILARITY close will do."""
         unit = self._pick_unit(turn, parsed, intent, confident, service, channel, floor=floor)
         office = turn.conv.last_channel
-        if unit is None or office is None or not unit.channels or office in unit.channels:
+        if unit is None or office is None or office in unit.channels:
             return unit
         if channel is not None or parsed.values("channel"):
             return unit
+        if not unit.channels:
+            # A fact of the offices, asked while at the portal ("а копия
+            # удостоверения тогда не нужна?" after the portal's list): the
+            # portal's own answer.
+            return self._unit(OFFICE_VARIANTS.get((unit.id, office), "")) or unit
         # No office named, and the conversation is at another one than the
         # unit's: the same fact of that office ("бумагу какую-то дадут, что
         # приняли?" after the university office's list of documents: the
@@ -1743,7 +1796,9 @@ class Assistant:
             if service is None and conv.last_service in entry.services:
                 service = conv.last_service
             channel = entry.channels[0] if len(entry.channels) == 1 else None
-            if channel is None and entry.channels:
+            if not entry.channels:
+                channel = turn.there
+            elif channel is None:
                 # An entry for several channels ("addresses of the university
                 # and of ЦОН are not in the order"): for the one named, if any.
                 named = turn.parsed.entity("channel") if turn.parsed else None
@@ -1755,8 +1810,16 @@ class Assistant:
                 conv.last_service if conv.last_service in entry.services else entry.services[0]
             )
         conv.last_intent = entry.intents[0]
+        moved = service != conv.last_service
         conv.last_service = service
-        conv.last_channel = entry.channels[0] if len(entry.channels) == 1 else None
+        offices = turn.parsed.values("channel") if turn.parsed else set()
+        if entry.channels or moved:
+            conv.last_channel = entry.channels[0] if len(entry.channels) == 1 else None
+        elif offices:
+            # "жексенбі күні ХҚО ашық па": the conversation is at the office named.
+            conv.last_channel = next(iter(offices)) if len(offices) == 1 else None
+        # else: a fact of no office ("жеке куәліктің түпнұсқасы керек пе" after
+        # the university office's list) leaves the conversation at its office.
         conv.pending_intent = None
         conv.last_unit = entry.id
         text = self._render([entry], lang)
@@ -2419,6 +2482,7 @@ def _inherit(focused: ParseResult, whole: ParseResult) -> ParseResult:
     """A parse of part of the message keeps the whole message's language and
     the service or channel it names ("диплом порвался ... куда обращаться?")."""
     focused.language, focused.language_confidence = whole.language, whole.language_confidence
+    focused.mixed = whole.mixed
     names = {e["entity"] for e in focused.entities}
     kept = [e for e in whole.entities if e["entity"] in ("service", "channel")]
     focused.entities = focused.entities + [e for e in kept if e["entity"] not in names]
@@ -2488,7 +2552,10 @@ def _booking_or_not(said: str) -> str | None:
     """What a message read as "book me" asks instead (folded): to see one's
     bookings ("менин жазылуларымды корсетиниз", "покажите мои записи"), or
     the timetable written out ("жалпы кестени жазып жибериниз", no word of a
-    booking in it); None when it is a booking."""
+    booking in it), or to cancel one ("ЦОН-ға жазылып едім, соны алып
+    тастаңызшы"); None when it is a booking."""
+    if _REMOVE_RE.search(said):
+        return "cancel_booking"
     if _SHOW_RE.search(said) and _MY_BOOKINGS_RE.search(said):
         return "my_bookings"
     if _TIMETABLE_RE.search(said) and not _BOOKING_WORD_RE.search(said):

@@ -36,6 +36,8 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     # service: grant
     ("грант", "service", "grant"),
     ("гранд", "service", "grant"),
+    # the grant is awarded by competition: "құжаттарын конкурсқа қабылдамады"
+    ("конкурс", "service", "grant"),
     # the admissions committee takes grant applications, not duplicates
     ("приемная комисс", "service", "grant"),
     ("приемнои комисс", "service", "grant"),

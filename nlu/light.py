@@ -20,7 +20,8 @@ import hashlib
 import logging
 import pickle
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ KAZAKH_LATIN_LETTERS = frozenset("áǵńóúıÁǴŃÓÚ")
 _STRIP_KK = str.maketrans(
     {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
 )
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 def _lang_view(text: str) -> str:
@@ -71,6 +72,13 @@ _RUSSIAN_GRAMMAR = frozenset(_RUSSIAN_GRAMMAR_WORDS.split())
 GRAMMAR_MARGIN = 2
 GRAMMAR_DOUBT = 0.9
 GRAMMAR_SURE = 0.98
+# A word is of one language when the training examples of that language use
+# it this many times more often (per word written) than the other's do: "керек",
+# "кайда", "алам" are Kazakh, "нужно", "куда", "если" Russian, "диплом",
+# "грант", "ЦОН" either.
+WORD_LANG_RATIO = 4.0
+# The confidence of a mixed message's language taken from its words' majority.
+MIXED_SURE = 0.9
 _KAZAKH_VERB_ENDINGS = (
     "ады",
     "еди",
@@ -125,12 +133,47 @@ def grammar_vote(text: str, lang: str, confidence: float) -> tuple[str, float]:
     return lang, confidence
 
 
+def word_languages(data: NluData) -> dict[str, str]:
+    """Folded word -> "kk" | "ru", for the words the training data uses
+    mostly in one language (WORD_LANG_RATIO)."""
+    counts: dict[str, Counter[str]] = {"kk": Counter(), "ru": Counter()}
+    for e in data.examples:
+        if e.lang in counts:
+            counts[e.lang].update(set(re.findall(r"[^\W\d_]+", fold(e.text))))
+    totals = {lang: sum(c.values()) or 1 for lang, c in counts.items()}
+    words: dict[str, str] = {}
+    for word in counts["kk"].keys() | counts["ru"].keys():
+        kk = counts["kk"][word] / totals["kk"]
+        ru = counts["ru"][word] / totals["ru"]
+        if kk > WORD_LANG_RATIO * ru:
+            words[word] = "kk"
+        elif ru > WORD_LANG_RATIO * kk:
+            words[word] = "ru"
+    return words
+
+
 @dataclass
 class LightModels:
     language: Pipeline
     intent: Pipeline
     data_hash: str
     trigrams: frozenset[str] = frozenset()
+    words: dict[str, str] = field(default_factory=dict)
+
+    def mixed_language(self, text: str) -> str | None:
+        """The language of a message written in both ("а если ЭЦП жоқ?",
+        "порталда бір нәрсені қате жазып қойсам что будет"): the one most of
+        its words are in, as a citizen reads it. None when the message is in
+        one language, or its words are as many in each."""
+        said = {"kk": 0, "ru": 0}
+        for raw in re.findall(r"[^\W\d_]+", text):
+            if KAZAKH_LETTERS.intersection(raw) or KAZAKH_LATIN_LETTERS.intersection(raw):
+                said["kk"] += 1
+            elif lang := self.words.get(fold(raw)):
+                said[lang] += 1
+        if not said["kk"] or not said["ru"] or said["kk"] == said["ru"]:
+            return None
+        return "kk" if said["kk"] > said["ru"] else "ru"
 
     def familiarity(self, folded_text: str) -> float:
         """Share of the message's letter trigrams seen in training (0..1).
@@ -258,7 +301,11 @@ def train(data: NluData, digest: str = "") -> LightModels:
         padded = f" {fold(t)} "
         trigrams.update(padded[i : i + 3] for i in range(len(padded) - 2))
     return LightModels(
-        language=lang_model, intent=intent_model, data_hash=digest, trigrams=frozenset(trigrams)
+        language=lang_model,
+        intent=intent_model,
+        data_hash=digest,
+        trigrams=frozenset(trigrams),
+        words=word_languages(data),
     )
 
 

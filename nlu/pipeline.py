@@ -22,7 +22,7 @@ from nlu import entities as ents
 from nlu.cache import SharedParseCache
 from nlu.embed import NEIGHBOUR_GATE, IntentNeighbours
 from nlu.embed import enabled as embeddings_enabled
-from nlu.light import LightModels, _lang_view, grammar_vote, load_or_train
+from nlu.light import MIXED_SURE, LightModels, _lang_view, grammar_vote, load_or_train
 from nlu.normalize import clean, fold, has_letters
 from nlu.rasa import (
     DEFAULT_URL,
@@ -75,6 +75,8 @@ class ParseResult:
     language_confidence: float
     degraded: bool = False
     source: str = "rasa"
+    # Written in both languages; `language` is the one most of its words are in.
+    mixed: bool = False
 
     def entity(self, name: str) -> str | None:
         for e in self.entities:
@@ -492,6 +494,10 @@ class NLU:
         started = time.perf_counter()
         normalized = fold(cleaned)
         language, lang_conf = self.detect_language(cleaned)
+        mixed = self.light.mixed_language(cleaned)
+        if mixed is not None:
+            lang_conf = max(lang_conf, MIXED_SURE) if mixed == language else MIXED_SURE
+            language = mixed
         if not has_letters(normalized):
             result = ParseResult(
                 cleaned, normalized, FALLBACK_INTENT, 0.0, [], [], language, 0.0, False, "rule"
@@ -574,4 +580,5 @@ class NLU:
             language_confidence=lang_conf,
             degraded=degraded,
             source=source,
+            mixed=mixed is not None,
         )

@@ -1258,3 +1258,80 @@ async def test_when_ready_if_handed_in_at_the_psc_is_the_psc_term(citizen: Citiz
     assert o.units[:1] == ["duplicate.processing_time.psc"], (o.intent, o.units)
     o = await citizen.says("университет оны ХҚО-ға қашан жібереді")
     assert o.units[:1] == ["duplicate.processing_time.provider_to_psc"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "lang"),
+    [
+        # Four words Russian, one Kazakh, in a Kazakh conversation: Russian.
+        (
+            "сәлем, қызым грантқа түскісі келеді, құжатты вузға апару керек пе?",
+            "а оригиналы когда сдавать керек?",
+            "ru",
+        ),
+        # Five words Kazakh, two Russian, in a Russian conversation: Kazakh.
+        (
+            "какие документы на дубликат?",
+            "өтінішті порталда толтырып жатырмын, қате кетсе что делать",
+            "kk",
+        ),
+    ],
+)
+async def test_a_mixed_message_is_answered_in_the_language_most_of_it_is_in(
+    citizen: Citizen, first: str, then: str, lang: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.lang == lang, (o.lang, o.units)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("документы на конкурс не приняли, почему могут отказать?", "grant.refusal"),
+        ("конкурсқа құжаттарды қай айда қабылдайды", "grant.application_period"),
+    ],
+)
+async def test_the_competition_is_the_grant(citizen: Citizen, text: str, unit: str) -> None:
+    o = await citizen.says(text)
+    assert o.units and o.units[0].startswith(unit), (o.intent, o.units)
+
+
+async def test_what_else_to_bring_when_collecting_for_someone_is_the_receipt(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("сын в армии, дубликат его диплома уже готов в ЦОНе. я мама, мне отдадут?")
+    o = await citizen.says("кроме доверенности что еще с собой взять?")
+    assert o.units[:1] == ["duplicate.pickup.receipt"], (o.intent, o.units)
+
+
+async def test_at_the_portal_an_id_copy_is_not_uploaded(citizen: Citizen) -> None:
+    await citizen.says("дубликат через егов оформляю, какие файлы туда загружать?")
+    o = await citizen.says("и копию удостоверения личности тоже прикрепить?")
+    assert o.units[:1] == ["duplicate.portal.only_application"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "сәрсенбіге ХҚО-ға жазылып едім, соны алып тастаңызшы",
+        "записался в цон на завтра, уберите эту запись",
+    ],
+)
+async def test_a_booking_told_then_removed_is_a_cancellation(citizen: Citizen, text: str) -> None:
+    o = await citizen.says(text)
+    assert o.intent == "cancel_booking", (o.intent, o.units)
+
+
+async def test_there_is_the_office_just_named(citizen: Citizen) -> None:
+    await citizen.says("ХҚО-да телнұсқаға өтініш қабылдай ма?")
+    o = await citizen.says("ол жерге қандай құжаттар керек")
+    assert o.units[:1] == ["duplicate.documents.psc"], (o.intent, o.units)
+
+
+async def test_the_conversation_stays_at_the_university_office(citizen: Citizen) -> None:
+    o = await citizen.says("какие документы сдавать в канцелярию вуза на дубликат?")
+    assert o.units[:1] == ["duplicate.documents.provider"], (o.intent, o.units)
+    await citizen.says("а удостоверение в оригинале показывать надо?")
+    o = await citizen.says("расписку какую-нибудь выдадут, что приняли?")
+    assert o.units[:1] == ["duplicate.receipt.provider"], (o.intent, o.units)
