@@ -339,6 +339,37 @@ _COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w
 # "алуға барғанда өзіммен не апарам" (folded): going to collect it; not
 # "қайда барып алуға болады" (where one gets a duplicate: applies for it).
 _GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)алуга\s+бар\w*")
+# The paper that says the documents were taken in (folded): "колхат бере
+# ме", "расписку дают?", "кабылдаганы туралы кагаз", "бумагу что приняли".
+_PAPER = r"(?:кагаз|бумаг|бумажк)\w*"
+_TAKEN_IN = r"(?:кабылдаган\w*|кабылданган\w*|принял\w*|принят\w*|подтвержд\w*)"
+_RECEIPT_RE = re.compile(
+    rf"(?<!\w)(?:колхат\w*|расписк\w*|квитанц\w*"
+    rf"|{_PAPER}\W+(?:\w+\W+){{0,5}}?{_TAKEN_IN}|{_TAKEN_IN}\W+(?:\w+\W+){{0,3}}?{_PAPER})"
+)
+_COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым\w*|жалоб\w*)")
+# The receipt kept for collecting (folded): brought along, lost, shown when
+# the duplicate is handed over ("алғанда қолхатты апару керек пе", "қолхатты
+# жоғалтып алсам ше", "расписку с собой брать?").
+_RECEIPT_KEPT_RE = re.compile(
+    r"(?<!\w)(?:апар\w*|ала\s+бар\w*|алып\s+бар\w*|озимен|взять|брать|с\s+собои|принес\w*|"
+    r"жогалт\w*|жогалс\w*|потер\w*|утер\w*|алганда|алуга|получ\w*|забир\w*|выдач\w*)"
+)
+# Not agreeing with an outcome, going higher (folded): "жауабына келіспесем",
+# "нәтижесі ұнамаса", "если ответ не устроит", "жоғарғы органға".
+_DISAGREE_RE = re.compile(
+    r"(?<!\w)(?:келиспе\w*|унамас\w*|унамад\w*|не\s+устр\w*|не\s+согла[сш]\w*|несогла[сш]\w*|"
+    r"не\s+понрав\w*|обжал\w*|жогары\s+тур\w*|жогаргы\s+орган\w*|вышестоящ\w*)"
+)
+_OUTCOME_WORD_RE = re.compile(
+    r"(?<!\w)(?:жауаб\w*|ответ\w*|натиже\w*|результат\w*|шешим\w*|решени\w*)"
+)
+# Each office's receipt, and the portal's (none: the status tells).
+RECEIPT_UNITS = {
+    "provider": "duplicate.receipt.provider",
+    "psc": "duplicate.receipt.psc",
+    "portal": "duplicate.receipt.portal",
+}
 # What else, besides what was just said (folded): "сенімхаттан басқа тағы не
 # ала барамын", "что еще взять кроме доверенности".
 _ELSE_RE = re.compile(r"\b(?:баска|тагы|еще|кроме|помимо)\b")
@@ -1019,6 +1050,57 @@ class Assistant:
             return None
         return self._unit(f"{own}.schedule.portal_after_hours")
 
+    def _which_receipt(
+        self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
+    ) -> Entry | None:
+        """ "колхат бере ме?": the receipt of the office the message names or
+        the conversation is at (the portal has none: its status tells); the
+        grant's receipt during grants. Not when collecting the duplicate (ЦОН
+        wants the receipt back then: _what_to_bring), nor of a complaint."""
+        said, conv = parsed.normalized, turn.conv
+        if not _RECEIPT_RE.search(said):
+            return None
+        if intent in REQUEST_INTENTS and parsed.confidence >= (
+            ASKED_ACTION_SURE if _asks(parsed) else ACTION_SURE
+        ):
+            return None  # "қолхаттағы нөмір бойынша статусымды тексеріңіз"
+        if _COMPLAINT_WORD_RE.search(said):
+            return None
+        own = service or conv.last_service
+        if own == "grant":
+            return self._unit("grant.documents.receipt")
+        if own != "duplicate":
+            return None
+        if (
+            _COLLECT_RE.search(said)
+            or _RECEIPT_KEPT_RE.search(said)
+            or _family(conv.last_unit) == "duplicate.pickup"
+            or conv.last_unit in COLLECTING_UNITS
+        ):
+            return None
+        named = parsed.values("channel")
+        office = (
+            next(iter(named))
+            if len(named) == 1
+            else (None if named else conv.last_channel or conv.named_channel)
+        )
+        return self._unit(RECEIPT_UNITS.get(office or "", ""))
+
+    def _appeal(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "жауабына келіспесем ше?", "а если ответ не устроит" after a
+        complaint, "нәтижесі ұнамаса ше": where to go when the answer or the
+        result does not satisfy (the duplicate's standard says; not a "no")."""
+        said, conv = parsed.normalized, turn.conv
+        if (service or conv.last_service) != "duplicate" or not _DISAGREE_RE.search(said):
+            return None
+        if not (
+            _OUTCOME_WORD_RE.search(said)
+            or _COMPLAINT_WORD_RE.search(said)
+            or _family(conv.last_unit) == "duplicate.complaint"
+        ):
+            return None
+        return self._unit("duplicate.complaint.appeal")
+
     def _status_and_eds(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
         """ "ЭЦҚ-м жоқ" after how to learn the duplicate's status, "ЭЦП бар,
         өзім қарай аламын ба": the status seen remotely with an EDS, from the
@@ -1213,6 +1295,8 @@ class Assistant:
             self._category_documents(turn, parsed, intent, service)
             or self._reason_asked(turn, parsed, service)
             or self._what_to_bring(turn, parsed, service, channel)
+            or self._which_receipt(turn, parsed, intent, service)
+            or self._appeal(turn, parsed, service)
             or self._status_and_eds(turn, parsed, service)
             or self._where_to_collect(turn, parsed, service)
             or self._portal_after_hours(turn, parsed, service)

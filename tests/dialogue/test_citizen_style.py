@@ -1335,3 +1335,57 @@ async def test_the_conversation_stays_at_the_university_office(citizen: Citizen)
     await citizen.says("а удостоверение в оригинале показывать надо?")
     o = await citizen.says("расписку какую-нибудь выдадут, что приняли?")
     assert o.units[:1] == ["duplicate.receipt.provider"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "unit"),
+    [
+        # Sent through the portal: the standard gives no receipt, the status tells.
+        (
+            "телнұсқаға өтінішті электрондық үкімет арқылы жібердім",
+            "маған ешқандай қолхат келмеді ғой",
+            "duplicate.receipt.portal",
+        ),
+        # Handed in at the university: the university's receipt.
+        (
+            "сдала заявление на дубликат в канцелярию университета",
+            "мне там ничего не дали, расписка вообще положена?",
+            "duplicate.receipt.provider",
+        ),
+        # Grants: the grant's receipt, not the university's list of documents.
+        (
+            "грант туралы сұрағым бар",
+            "qyzym grantqa qujattaryn universitetke ótkizedi, olar qolhat beredi me",
+            "grant.documents.receipt",
+        ),
+    ],
+)
+async def test_the_receipt_is_the_one_of_the_office_used(
+    citizen: Citizen, first: str, then: str, unit: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == [unit], (o.intent, o.units)
+
+
+async def test_the_receipt_to_bring_when_collecting_stays_the_pickup_receipt(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("телнұсқа ХҚО-да дайын болды деп хабарлама келді")
+    o = await citizen.says("алуға барғанда қолхатты өзіммен ала барамын ба")
+    assert o.units[:1] == ["duplicate.pickup.receipt"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        # Read as a "no" without the conversation: it asks where to go next.
+        ("жалобу на вуз по дубликату сколько дней рассматривают?", "если я не соглашусь?"),
+    ],
+)
+async def test_not_agreeing_with_the_answer_is_the_appeal(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == ["duplicate.complaint.appeal"], (o.intent, o.units)
