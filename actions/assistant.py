@@ -490,6 +490,13 @@ _READY_RE = re.compile(r"(?<!\w)(?:готов\w*|даиын\w*|шыкканда|
 _NOT_COMING_RE = re.compile(r"(?<!\w)(?:не|ничего)\s+(?:придет|приходит|пришло|пришел)")
 _COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым|жалоб)\w*")
 # What to bring, by errand and office: the pickup's or the application's.
+# Units that say the citizen may go to one office, though their facts hold
+# for every channel (they have no `channels`, so every office's question may
+# still find them): after them the conversation is at that office.
+UNIT_OFFICE = {
+    "duplicate.apply.psc": "psc",
+    "duplicate.apply.university_office": "provider",
+}
 # A unit of no office, and its counterpart at an office the conversation is
 # at (_choose_unit): the portal wants the application alone.
 OFFICE_VARIANTS = {
@@ -510,7 +517,9 @@ BRING_UNITS = {
 _WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
 # Handing documents in, and the originals (folded): "when do I hand the
 # documents in?" asks for a term; "when are the originals due?" another.
-_SUBMIT_RE = re.compile(r"\b(?:сда[вюмт]|пода[вюмт]|принима|тапсыр|кабылда|откиз|апар)")
+_SUBMIT_RE = re.compile(
+    r"\b(?:сда[вюмт]|пода[вюмт]|принима|тапсыр|кабылда|откиз|апар|нест|несу|принес|отнес|привез|отвез)"
+)
 _ORIGINALS_RE = re.compile(r"оригинал|тупнуска|подлинник")
 # "тапсырудың белгілі бір мерзімі бар ма?", "срок подачи какой?" (folded): the
 # term for handing in, not how long the answer takes.
@@ -1897,7 +1906,10 @@ class Assistant:
         moved = service != conv.last_service
         conv.last_service = service
         offices = turn.parsed.values("channel") if turn.parsed else set()
-        if entry.channels or moved:
+        if entry.id in UNIT_OFFICE:
+            # "Yes, you can apply at ЦОН": the conversation is at ЦОН now.
+            conv.last_channel = UNIT_OFFICE[entry.id]
+        elif entry.channels or moved:
             conv.last_channel = entry.channels[0] if len(entry.channels) == 1 else None
         elif offices:
             # "жексенбі күні ХҚО ашық па": the conversation is at the office named.

@@ -1389,3 +1389,18 @@ async def test_not_agreeing_with_the_answer_is_the_appeal(
     await citizen.says(first)
     o = await citizen.says(then)
     assert o.units[:1] == ["duplicate.complaint.appeal"], (o.intent, o.units)
+
+
+async def test_when_to_bring_the_grant_documents_is_the_application_period(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("сын на грант поступает")
+    o = await citizen.says("а документы когда нести?")
+    assert o.units[:1] == ["grant.application_period.dates"], (o.intent, o.units)
+
+
+async def test_after_yes_at_the_psc_there_is_the_psc(citizen: Citizen) -> None:
+    # The first message names ЦОН and the university; the answer is ЦОН's.
+    await citizen.says("в цон можно сдать на дубликат или только в вуз?")
+    o = await citizen.says("какие бумаги туда")
+    assert o.units[:1] == ["duplicate.documents.psc"], (o.intent, o.units)
