@@ -1000,8 +1000,7 @@ class Assistant:
         collecting = (
             _COLLECT_RE.search(parsed.normalized) is not None
             or _GOING_TO_COLLECT_RE.search(parsed.normalized) is not None
-            or _family(conv.last_unit) == "duplicate.pickup"
-            or conv.last_unit in COLLECTING_UNITS
+            or _at_pickup(conv)
         )
         office = channel if len(parsed.values("channel")) <= 1 else None
         if office is None and not parsed.values("channel"):
@@ -1080,12 +1079,7 @@ class Assistant:
             return self._unit("grant.documents.receipt")
         if own != "duplicate":
             return None
-        if (
-            _COLLECT_RE.search(said)
-            or _RECEIPT_KEPT_RE.search(said)
-            or _family(conv.last_unit) == "duplicate.pickup"
-            or conv.last_unit in COLLECTING_UNITS
-        ):
+        if _COLLECT_RE.search(said) or _RECEIPT_KEPT_RE.search(said) or _at_pickup(conv):
             return None
         named = parsed.values("channel")
         office = (
@@ -2657,6 +2651,12 @@ def _booking_or_not(said: str) -> str | None:
     if _TIMETABLE_RE.search(said) and not _BOOKING_WORD_RE.search(said):
         return "ask_schedule"
     return None
+
+
+def _at_pickup(conv: Conversation) -> bool:
+    """The last answer was about collecting the ready duplicate: the
+    citizen's own pickup, or someone collecting it for them."""
+    return _family(conv.last_unit) == "duplicate.pickup" or conv.last_unit in COLLECTING_UNITS
 
 
 def _family(unit_id: str | None) -> str | None:
