@@ -103,6 +103,14 @@ DETAIL_CLEAR_MARGIN = 0.4
 # far ahead of the next one (words and meaning, the classifier's first).
 RESCUE_CLEAR_MARGIN = 0.25
 OTHER_TOPIC_MARGIN = 0.3
+# The model is fairly sure of one topic, yet words, meaning and the classifier
+# put a general answer of another this far ahead of that topic's best answer
+# ("цоннын мекенжайын айтып жибериниз" read as a closed university; "на
+# основании какого документа работает прием" as the application period): the
+# words decide.
+WORDS_OVER_MODEL_MARGIN = 0.25
+WORDS_OVER_TOPIC_MIN = 0.4
+WORDS_OVER_SURE_MARGIN = 0.8
 # A message of at most FAMILY_WORDS words after an answer: the units of that
 # answer's family (grant.documents.*, duplicate.complaint.*) rank this higher.
 FAMILY_BONUS = 0.3
@@ -266,10 +274,16 @@ ANNOUNCE_WORDS = 5
 # жиберсем" (folded).
 _PROXY_RE = re.compile(
     r"\b(?:орнына|орныма|вместо|сенимхат\w*|доверен\w*|атынан|атымнан|жиберсем|"
-    r"за (?:нее|него|мужа|жену|сына|дочь|маму|мать|отца|брата|сестру|родственник\w*))\b"
+    r"за (?:нее|него|мужа|жену|сына|дочь|маму|мать|отца|брата|сестру|родственник\w*)|"
+    # "баласы ретінде барып алсам": as her son, a relative
+    r"(?:бала|кыз|ул|ана|аке|туыс|ага|ини|апа|карындас|синли|жубаи|куиеу|аиел)\w{0,3} ретинде)\b"
 )
 # The errands a representative may run: collecting, applying.
 PROXY_INTENTS = frozenset({"ask_pickup", "ask_representative", "submit_application"})
+# Read as where to apply, only "on his behalf" says another person's errand
+# ("мен оның атынан тапсырсам бола ма"); "вместо"/"орнына" there is a letter
+# written instead of another ("Ерболат орнына Ерболот деп жазыпты").
+_ON_BEHALF_RE = re.compile(r"\b(?:атынан|атымнан|сенимхат\w*|доверен\w*)\b")
 # "What extra documents?" (folded): asked by a citizen who told which
 # category they are in, it asks for that category's documents.
 _EXTRA_RE = re.compile(r"\b(?:косымша|доп|дополнительн\w*|ерекше)\b")
@@ -338,7 +352,7 @@ _BRING_RE = re.compile(
 _COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b")
 # "алуға барғанда өзіммен не апарам" (folded): going to collect it; not
 # "қайда барып алуға болады" (where one gets a duplicate: applies for it).
-_GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)алуга\s+бар\w*")
+_GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)(?:алуга\s+бар|алу\s+ушин\s+кел)\w*")
 # The paper that says the documents were taken in (folded): "колхат бере
 # ме", "расписку дают?", "кабылдаганы туралы кагаз", "бумагу что приняли".
 _PAPER = r"(?:кагаз|бумаг|бумажк)\w*"
@@ -347,7 +361,6 @@ _RECEIPT_RE = re.compile(
     rf"(?<!\w)(?:колхат\w*|расписк\w*|квитанц\w*"
     rf"|{_PAPER}\W+(?:\w+\W+){{0,5}}?{_TAKEN_IN}|{_TAKEN_IN}\W+(?:\w+\W+){{0,3}}?{_PAPER})"
 )
-_COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым\w*|жалоб\w*)")
 # The receipt kept for collecting (folded): brought along, lost, shown when
 # the duplicate is handed over ("алғанда қолхатты апару керек пе", "қолхатты
 # жоғалтып алсам ше", "расписку с собой брать?").
@@ -382,7 +395,62 @@ COLLECTING_UNITS = frozenset(
 # learn it, "ЭЦП бар болса онлайн тексеруге бола ма статусын": with one the
 # status is seen remotely, without one the contact centre tells it.
 _EDS_RE = re.compile(r"(?<!\w)[эе]ц[пк](?!\w)")
-_NO_EDS_RE = re.compile(r"(?<!\w)(?:жок|нет|без|болмаса|жогы|сыз|не имею)(?!\w)")
+_NO = r"(?<!\w)(?:жок|нет|нету|без|болмаса|жогы|сыз|не имею|алмага\w*|алмадым|жасатпага\w*)(?!\w)"
+_NO_EDS_RE = re.compile(_NO)
+# ...said of the EDS itself: "эцп у меня нету", "менде ЭЦҚ жоқ", "без эцп";
+# not "можно полностью онлайн без вуза?" with an EDS named before.
+_WITHOUT_EDS_RE = re.compile(
+    rf"{_EDS_RE.pattern}(?:\W+\w+){{0,2}}?\W+{_NO}|{_NO}(?:\W+\w+){{0,2}}?\W+{_EDS_RE.pattern}"
+)
+# The portal named in other words (folded): "онлайн подать", "через интернет".
+_ONLINE_RE = re.compile(r"онлаин|online|интернет|егов|портал|удален|кашыктан")
+# The topics a message that says "I have no EDS" may be read as: how to
+# apply, then; not a story's aside ("эцп не было. как узнать результат?").
+WITHOUT_EDS_INTENTS = frozenset({"ask_eds", "ask_where_to_apply", "submit_application"})
+# Being told the duplicate is ready (folded): "уведомление придет когда будет
+# готово?", "как узнаю что готово", "дайын болғанын қайдан білемін".
+_NOTICE_RE = re.compile(r"уведом|хабарла|оповест|сообщат|сообщи|(?<!\w)смс|(?<!\w)sms")
+_READY_RE = re.compile(r"готов|даиын")
+_NOTICE_CAME_RE = re.compile(
+    r"пришл|пришел|келди|келген|келип|получил|алдым|хабарласт|хабарлад|сообщил|позвонил|звонил"
+)
+# "готово или нет", "дайын болды ма жоқ па", "готов уже": whether it is ready
+# now, which is the status.
+_READY_YET_RE = re.compile(r"или нет|жок па|(?<!\w)уже(?!\w)|(?<!\w)ли(?!\w)|болды ма")
+_HOW_LEARN_RE = re.compile(
+    r"(?<!\w)(?:как|откуда|калаи|кайдан|каидан|кандаи)\s+(?:\w+\s+)?"
+    r"(?:узна|билем|билеми|билсем|билуге)"
+)
+# The archive of a closed university (folded), with where or how to reach it:
+# "мұрағаттың мекенжайын жіберіңізші", "а адрес этого архива какой".
+_ARCHIVE_RE = re.compile(r"архив|арчив|мурагат")
+_REACH_RE = re.compile(
+    r"мекенжаи|адрес|(?<!\w)(?:кайда|каида|где|куда)(?!\w)|телефон|номер|контакт|байланыс"
+)
+# Where a complaint made through the portal is followed (folded): "где ее
+# потом смотреть", "онын жаиын каидан караимын", "жауабы кайда келеди".
+_PORTAL_WORD_RE = re.compile(r"егов|портал|кабинет")
+_FOLLOW_RE = re.compile(
+    r"смотр|отслед|видн|статус|(?<!\w)жаи(?:ы|ын)(?!\w)|жагдаи|"
+    r"(?<!\w)(?:кайдан|каидан|кайда|каида|где|куда|откуда)\s+(?:\w+\s+){0,2}?"
+    r"(?:кара|смотр|кор|кел|прид|приход|отслед)"
+)
+# A ready duplicate left at ЦОН (folded): "алуды ұмытып кетіпті", "2 ай бұрын
+# тапсырғам, әлі алғаным жоқ", "он там пролежит?".
+_LEFT_UNCOLLECTED_RE = re.compile(
+    r"(?:алу\w*|алып)\s+(?:\w+\s+)?умыт|умыт\w*\s+(?:\w+\s+)?(?:алу|алып)|"
+    r"забыл\w*\s+(?:\w+\s+)?(?:забрать|забирать|получить)|(?:забрать|получить)\s+(?:\w+\s+)?забыл|"
+    r"пролеж|барып (?:алмадым|алмаган|алганым жок)|не забрал|не забирал|"
+    r"не успе\w* (?:забрать|забирать|получить)|али сонда|еще там|до сих пор там"
+)
+# ...or told ready and not collected: "дайын деп sms келген, бірақ алмадым".
+_NOT_COLLECTED_RE = re.compile(r"алмадым|алмаган|алганым жок|не забрал|не забирал")
+# Without an EDS, how else: the office instead of the portal (the duplicate's
+# and the grant's answers).
+WITHOUT_EDS_UNITS = {
+    "duplicate": "duplicate.eds.not_needed_in_person",
+    "grant": "grant.eds.without_eds",
+}
 _STATUS_RE = re.compile(
     r"статус|(?:каи|кай) (?:жерде жатыр|сатыда|кезенде)|на каком этапе|где (?:сеичас )?наход"
 )
@@ -503,6 +571,12 @@ OFFICE_VARIANTS = {
     ("duplicate.documents.identity", "portal"): "duplicate.portal.only_application",
     ("duplicate.documents.only_two", "portal"): "duplicate.portal.only_application",
 }
+# Facts that name the offices they hold for in their text, though they have
+# no `channels`: a follow-up naming one of them gets the same fact again.
+SAME_FACT_OFFICES = {"duplicate.eds.not_needed_in_person": frozenset({"provider", "psc"})}
+# A fact of applying asked while collecting the duplicate ("жеке куәлік керек
+# пе?" after how ЦОН hands it out): the same fact of the pickup.
+PICKUP_VARIANTS = {"duplicate.documents.identity": "duplicate.pickup.identity"}
 BRING_UNITS = {
     ("pickup", "psc"): "duplicate.pickup.psc",
     ("pickup", "portal"): "duplicate.pickup.portal",
@@ -528,6 +602,9 @@ _SUBMISSION_TERM_RE = re.compile(
     r"(?:мерзим|срок)|(?<!\w)срок\w*\s+(?:подачи|сдачи|приема)"
 )
 _DOCUMENTS_RE = re.compile(r"документ|кужат")
+# "а сколько дней рассматривают?", "қанша күнде қарайды" (folded): how long
+# something is considered, or when its answer comes.
+_CONSIDERED_RE = re.compile(r"рассм[ао]тр|(?<!\w)кара(?:и|у|л|п)|жауап|ответ")
 # "1414-тен басқа нөмір бар ма?", "кроме 1414 есть другой номер?" (folded):
 # what contacts the order gives, not what 1414 is for.
 _OTHER_NUMBER_RE = re.compile(
@@ -988,6 +1065,17 @@ class Assistant:
                         return self.kb.get(unit)
         return None
 
+    @staticmethod
+    def _collecting(turn: Turn, parsed: ParseResult) -> bool:
+        """The message is about collecting the ready duplicate: it says so
+        ("дайын болса", "алу үшін келгенде"), or the conversation is at its
+        pickup."""
+        return (
+            _COLLECT_RE.search(parsed.normalized) is not None
+            or _GOING_TO_COLLECT_RE.search(parsed.normalized) is not None
+            or _at_pickup(turn.conv)
+        )
+
     def _what_to_bring(
         self, turn: Turn, parsed: ParseResult, service: str | None, channel: str | None
     ) -> Entry | None:
@@ -997,11 +1085,7 @@ class Assistant:
         conv = turn.conv
         if (service or conv.last_service) != "duplicate" or not _BRING_RE.search(parsed.normalized):
             return None
-        collecting = (
-            _COLLECT_RE.search(parsed.normalized) is not None
-            or _GOING_TO_COLLECT_RE.search(parsed.normalized) is not None
-            or _at_pickup(conv)
-        )
+        collecting = self._collecting(turn, parsed)
         office = channel if len(parsed.values("channel")) <= 1 else None
         if office is None and not parsed.values("channel"):
             # The conversation's office: the answer's, or the one the last
@@ -1068,10 +1152,14 @@ class Assistant:
         said, conv = parsed.normalized, turn.conv
         if not _RECEIPT_RE.search(said):
             return None
-        if intent in REQUEST_INTENTS and parsed.confidence >= (
-            ASKED_ACTION_SURE if _asks(parsed) else ACTION_SURE
+        if (
+            intent in REQUEST_INTENTS
+            and parsed.confidence >= (ASKED_ACTION_SURE if _asks(parsed) else ACTION_SURE)
+            and (_STATUS_RE.search(said) or _LEARN_RE.search(said) or not _asks(parsed))
         ):
-            return None  # "қолхаттағы нөмір бойынша статусымды тексеріңіз"
+            # "қолхаттағы нөмір бойынша статусымды тексеріңіз"; not "мне там
+            # ничего не дали, расписка вообще положена?" (read as the status)
+            return None
         if _COMPLAINT_WORD_RE.search(said):
             return None
         own = service or conv.last_service
@@ -1109,20 +1197,109 @@ class Assistant:
         өзім қарай аламын ба": the status seen remotely with an EDS, from the
         contact centre without one; not what the EDS is for."""
         conv, said = turn.conv, parsed.normalized
-        if (service or conv.last_service) != "duplicate" or not _EDS_RE.search(said):
+        own = service or conv.last_service
+        if own not in WITHOUT_EDS_UNITS or not _EDS_RE.search(said):
             return None
-        if _SUBMIT_RE.search(said) or _SIGN_OR_APPLY_RE.search(said):
-            return None
+        without = _NO_EDS_RE.search(said) is not None
         of_status = _STATUS_RE.search(said) is not None or (
             conv.last_intent == "check_status"
             and (len(_own_words(parsed)) <= FAMILY_WORDS or _LEARN_RE.search(said) is not None)
         )
+        if (
+            _WITHOUT_EDS_RE.search(said)
+            and not of_status
+            and not _SIGN_OR_APPLY_RE.search(said)
+            and (parsed.intent in WITHOUT_EDS_INTENTS or not self._confident(parsed))
+        ):
+            # "у меня нет эцп", "ЭЦК алмагам, порталмен жибере алам ба": the
+            # way without one (the university or ЦОН), not what the EDS is
+            # for; at the portal, that it needs one and where else to go.
+            named = parsed.values("channel")
+            at_portal = (
+                "portal" in named
+                or _ONLINE_RE.search(said) is not None
+                or (not named and conv.last_channel == "portal")
+            )
+            if own == "duplicate" and at_portal:
+                return self._unit("duplicate.eds.portal_condition")
+            return self._unit(WITHOUT_EDS_UNITS[own])
+        if own != "duplicate" or _SUBMIT_RE.search(said) or _SIGN_OR_APPLY_RE.search(said):
+            return None
         if not of_status:
             return None
-        without = _NO_EDS_RE.search(said) is not None
         return self._unit(
             "duplicate.status.contact_centre" if without else "duplicate.status.remote_eds"
         )
+
+    def _archive(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "мұрағаттың мекенжайын айтып жіберіңізші": the archive is the
+        closed university's answer, which says the order gives no addresses;
+        not the contacts of the offices."""
+        said = parsed.normalized
+        if (service or turn.conv.last_service) not in (None, "duplicate"):
+            return None
+        if _ARCHIVE_RE.search(said) and _REACH_RE.search(said):
+            return self._unit("duplicate.university_closed")
+        return None
+
+    def _complaint_on_portal(
+        self, turn: Turn, parsed: ParseResult, service: str | None
+    ) -> Entry | None:
+        """ "хочу жалобу через портал, где ее потом смотреть?", or "ал егов
+        арқылы болса ше, қайдан отслеживать етем" after a complaint: the
+        personal cabinet where the complaint's progress shows."""
+        conv, said = turn.conv, parsed.normalized
+        if (service or conv.last_service) not in (None, "duplicate"):
+            return None
+        about = _COMPLAINT_WORD_RE.search(said) is not None or conv.last_intent == "complaint"
+        if about and _PORTAL_WORD_RE.search(said) and _FOLLOW_RE.search(said):
+            return self._unit("duplicate.complaint.portal_cabinet")
+        return None
+
+    def _representative_collects(
+        self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
+    ) -> Entry | None:
+        """ "дайын болғанда мен алып кете аламын ба" just after "may I apply
+        for my brother?": whether the representative may collect it (a
+        notarised power of attorney), not where duplicates are collected."""
+        conv = turn.conv
+        if (service or conv.last_service) != "duplicate" or intent != "ask_pickup":
+            return None
+        if _family(conv.last_unit) != "duplicate.representative":
+            return None
+        if len(_own_words(parsed)) > FAMILY_WORDS or parsed.values("channel"):
+            return None
+        if _RECEIPT_RE.search(parsed.normalized):
+            return None  # "и расписка нужна?": the receipt, shown at pickup
+        return self._unit("duplicate.representative.power_of_attorney")
+
+    def _left_at_psc(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "әпкем жарты жыл бұрын тапсырған, алуды ұмытып кетіпті": a ready
+        duplicate not collected: how long ЦОН keeps it and how it comes back
+        from the university; not the status, nor the pickup in general."""
+        said = parsed.normalized
+        if (service or turn.conv.last_service) != "duplicate":
+            return None
+        left = _LEFT_UNCOLLECTED_RE.search(said) is not None or (
+            _READY_RE.search(said) is not None and _NOT_COLLECTED_RE.search(said) is not None
+        )
+        if left and not _COMPLAINT_WORD_RE.search(said):
+            return self._unit("duplicate.pickup.storage")
+        return None
+
+    def _ready_notice(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
+        """ "уведомление придет когда будет готово?", "дайын болғанын қайдан
+        білемін": whether the citizen is told the duplicate is ready (the
+        portal sends a notice; for the offices the standard says none), not
+        how long it takes nor the receipt."""
+        said = parsed.normalized
+        if (service or turn.conv.last_service) != "duplicate" or not _READY_RE.search(said):
+            return None
+        if _NOTICE_CAME_RE.search(said) or _READY_YET_RE.search(said):
+            return None  # "уведомление пришло, что готово": told, not asked
+        if _NOTICE_RE.search(said) or _HOW_LEARN_RE.search(said):
+            return self._unit("duplicate.result.ready_notification")
+        return None
 
     def _electronic_duplicate(
         self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
@@ -1246,10 +1423,21 @@ class Assistant:
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
         if (
-            intent in PROXY_INTENTS
-            and (service or conv.last_service) in (None, "duplicate")
-            and _PROXY_RE.search(parsed.normalized)
+            intent == "ask_processing_time"
+            and conv.last_intent == "complaint"
+            and service in (None, conv.last_service)
+            and len(parsed.normalized.split()) <= FAMILY_WORDS
+            and _CONSIDERED_RE.search(parsed.normalized)
         ):
+            # "а сколько дней рассматривают?" just after a complaint: the
+            # complaint's term (or that the order sets none), not how long
+            # the service takes.
+            intent, confident = "complaint", True
+            turn.settled_intent = intent
+        if (
+            (intent in PROXY_INTENTS and _PROXY_RE.search(parsed.normalized))
+            or (intent == "ask_where_to_apply" and _ON_BEHALF_RE.search(parsed.normalized))
+        ) and (service or conv.last_service) in (None, "duplicate"):
             # "а забрать готовый смогу вместо неё?", "мен за неё заявление
             # подать могу?": whether another person may do it (the
             # representative), not the citizen's own pickup or form.
@@ -1302,6 +1490,11 @@ class Assistant:
             or self._appeal(turn, parsed, service)
             or self._status_and_eds(turn, parsed, service)
             or self._where_to_collect(turn, parsed, service)
+            or self._ready_notice(turn, parsed, service)
+            or self._archive(turn, parsed, service)
+            or self._complaint_on_portal(turn, parsed, service)
+            or self._left_at_psc(turn, parsed, service)
+            or self._representative_collects(turn, parsed, intent, service)
             or self._portal_after_hours(turn, parsed, service)
             or self._what_comes_to_the_cabinet(turn, parsed, service)
             or self._what_was_meant(turn, parsed, confident, service)
@@ -1529,6 +1722,8 @@ class Assistant:
         intent) any unit it is plainly about; None: the general answer.
         `floor`: any unit at least DETAIL_MIN_SIMILARITY close will do."""
         unit = self._pick_unit(turn, parsed, intent, confident, service, channel, floor=floor)
+        if unit is not None and unit.id in PICKUP_VARIANTS and self._collecting(turn, parsed):
+            unit = self._unit(PICKUP_VARIANTS[unit.id]) or unit
         office = turn.conv.last_channel
         if unit is None or office is None or office in unit.channels:
             return unit
@@ -1710,6 +1905,34 @@ class Assistant:
             return best.entry
         if (
             confident
+            and intent not in best.entry.intents
+            and best.lexical >= LEARNED_MIN_SIMILARITY
+            and best.learned == 0.0
+            # the model's topic goes on with the conversation's ("а адреса
+            # архивов есть?" after a closed university): plain words only
+            and (intent != conv.last_intent or best.lexical >= WORDS_OVER_TOPIC_MIN)
+        ):
+            rival = max(
+                (
+                    r.similarity
+                    for r in ranked
+                    if intent in r.entry.intents
+                    and set(r.entry.services) & set(best.entry.services)
+                ),
+                default=0.0,
+            )
+            # All but certain of its topic, the model yields to words only far
+            # ahead ("грант ұтып алсам қандай құжат береді" read as the
+            # documents to bring at 0.98).
+            margin = (
+                WORDS_OVER_SURE_MARGIN
+                if parsed.confidence >= SURE_OF_TOPIC
+                else WORDS_OVER_MODEL_MARGIN
+            )
+            if best.similarity >= rival + margin:
+                return best.entry
+        if (
+            confident
             and service is None
             and conv.last_service is None
             and intent in best.entry.intents
@@ -1751,6 +1974,10 @@ class Assistant:
                 channel is None or not same.channels or channel in same.channels
             ):
                 return same
+        if channel is not None and channel in SAME_FACT_OFFICES.get(last.id, ()):
+            # "а в вуз можно без нее?" after "no EDS is needed at the
+            # university or ЦОН": the same fact holds for the office named.
+            return last
         if not last.detail:
             # After a general answer, only a channel the standard sets nothing
             # apart for: "ал ХҚО-да ше?" after where to apply for a grant is

@@ -1404,3 +1404,149 @@ async def test_after_yes_at_the_psc_there_is_the_psc(citizen: Citizen) -> None:
     await citizen.says("в цон можно сдать на дубликат или только в вуз?")
     o = await citizen.says("какие бумаги туда")
     assert o.units[:1] == ["duplicate.documents.psc"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("said", "unit"),
+    [
+        ("нужен дубликат диплома, подскажите адрес цона", "duplicate.contacts.addresses"),
+        ("по какому нормативному акту проводят прием на гранты", "grant.legal_basis"),
+        # Read as the documents to bring (0.87); the words ask what a winner gets.
+        ("ұлым грант ұтып алса, қолына қандай қағаз береді", "grant.result"),
+    ],
+)
+async def test_plain_words_of_another_answer_outweigh_an_unsure_topic(
+    citizen: Citizen, said: str, unit: str
+) -> None:
+    o = await citizen.says(said)
+    assert o.units[:1] == [unit], (o.intent, o.units)
+
+
+async def test_until_when_during_social_support_is_its_application_period(
+    citizen: Citizen,
+) -> None:
+    # Read as how long it takes (0.63); the words ask until when to apply.
+    await citizen.says("studentterge aleumettik komek kimge beriledi")
+    o = await citizen.says("qai merzimge deiin tapsyru kerek")
+    assert o.units[:1] == ["social_support.application_period"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "lang"),
+    [
+        (
+            "хочу обжаловать решение по гранту, куда писать жалобу",
+            "за сколько ее рассмотрят?",
+            "ru",
+        ),
+        ("грант бойынша шағым түсіргім келеді", "қанша уақытта қарайды", "kk"),
+    ],
+)
+async def test_how_long_after_a_grant_complaint_is_the_complaint_term(
+    citizen: Citizen, first: str, then: str, lang: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    # The order sets no complaint term for grants: said, not the grant's 15 August.
+    assert o.units[:1] == ["grant.complaint.terms"], (o.intent, o.units)
+    assert o.lang == lang and "15" not in o.replies[0].text
+
+
+async def test_the_identity_card_while_collecting_is_the_pickup_fact(citizen: Citizen) -> None:
+    await citizen.says("пришло уведомление что дубликат готов, пойду забирать в цон")
+    o = await citizen.says("удостоверение личности с собой нужно?")
+    assert o.units[:1] == ["duplicate.pickup.identity"], (o.intent, o.units)
+
+
+async def test_the_identity_card_to_apply_stays_the_documents_fact(citizen: Citizen) -> None:
+    o = await citizen.says("телнұсқаға өтініш бергенде жеке куәліктің көшірмесі керек пе")
+    assert o.units[:1] == ["duplicate.documents.identity"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "unit", "office"),
+    [
+        (
+            "хочу подать на дубликат диплома через портал",
+            "но у меня нет эцп",
+            "duplicate.eds.portal_condition",
+            "ЦОН",
+        ),
+        (
+            "grantqa portal arqyly tapsyrmaqpyn",
+            "ecp jok menda",
+            "grant.eds.without_eds",
+            "ЖОО",
+        ),
+    ],
+)
+async def test_without_an_eds_the_answer_is_the_way_without_one(
+    citizen: Citizen, first: str, then: str, unit: str, office: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == [unit], (o.intent, o.units)
+    assert office in o.replies[0].text
+
+
+async def test_collecting_as_a_relative_is_the_representative(citizen: Citizen) -> None:
+    await citizen.says("анамның дипломының телнұсқасы дайын болды")
+    o = await citizen.says("қызы ретінде мен барып алсам бола ма")
+    assert o.units[:1] and o.units[0].startswith("duplicate.representative"), (o.intent, o.units)
+
+
+async def test_being_told_the_duplicate_is_ready_is_the_notice(citizen: Citizen) -> None:
+    await citizen.says("подала заявление на дубликат через портал")
+    o = await citizen.says("а мне как-то сообщат, когда он будет готов?")
+    assert o.units[:1] == ["duplicate.result.ready_notification"], (o.intent, o.units)
+    assert "уведомление" in o.replies[0].text
+
+
+async def test_the_archive_address_is_the_closed_university_answer(citizen: Citizen) -> None:
+    await citizen.says("біз оқыған институт әлдеқашан жабылған")
+    o = await citizen.says("сол мұрағаттың мекенжайы қайда екенін айта аласыз ба")
+    assert o.units[:1] == ["duplicate.university_closed"], (o.intent, o.units)
+    assert "мекенжай" in o.replies[0].text  # the order gives none: said
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (
+            "вуз не отвечает на мое заявление на дубликат, хочу подать жалобу",
+            "я заявление подавала через egov, где мне следить за жалобой?",
+        ),
+        ("телнұсқа бойынша ЖОО-ға шағым жазбақпын", "порталдан берсем, оның жайын қайдан көремін"),
+    ],
+)
+async def test_a_complaint_through_the_portal_is_followed_in_the_cabinet(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == ["duplicate.complaint.portal_cabinet"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "дубликат в цоне с весны лежит, я забыла его забрать. его еще выдадут?",
+        "telnusqam HQO-da dain bolgan, biraq alyp ketudi umytyp ketippin, ali sonda ma",
+    ],
+)
+async def test_a_duplicate_left_at_the_psc_is_how_long_it_is_kept(
+    citizen: Citizen, said: str
+) -> None:
+    o = await citizen.says(said)
+    assert o.units[:1] == ["duplicate.pickup.storage"], (o.intent, o.units)
+    assert "3" in o.replies[0].text
+
+
+async def test_the_representative_who_applied_may_collect_with_a_power_of_attorney(
+    citizen: Citizen,
+) -> None:
+    await citizen.says(
+        "ағам шетелде, оның дипломының телнұсқасына мен оның атынан тапсырсам бола ма"
+    )
+    o = await citizen.says("дайын болса оны да мен алсам бола ма")
+    assert o.units[:1] == ["duplicate.representative.power_of_attorney"], (o.intent, o.units)
