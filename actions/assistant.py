@@ -199,6 +199,9 @@ SERVICES = ("duplicate", "grant", "social_support")
 CHANNELS = ("provider", "psc", "portal")
 # ЦОН takes applications for duplicates only: naming it names the service.
 PSC_SERVICE = "duplicate"
+# Asked of ЦОН during grants, these are answered by the standard naming no
+# ЦОН for them: where to apply, what to bring there.
+PSC_GRANT_INTENTS = frozenset({"ask_where_to_apply", "ask_documents"})
 CONFIDENCE_THRESHOLD = 0.45
 # The citizen's earlier messages read for what they told (_told).
 RECENT_TOLD = 4
@@ -349,7 +352,9 @@ _BRING_RE = re.compile(
     r"|с чем\s+(?:\w+\s+)?(?:идти|приходить|ехать))\b"
 )
 # ...to collect the duplicate, not to apply for it (folded).
-_COLLECT_RE = re.compile(r"\b(?:даиын\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b")
+_COLLECT_RE = re.compile(
+    r"\b(?:даиын\w*|даыин\w*|готов\w*|хабарлама\w*|уведомлен\w*|забира\w*|забрать)\b"
+)
 # "алуға барғанда өзіммен не апарам" (folded): going to collect it; not
 # "қайда барып алуға болады" (where one gets a duplicate: applies for it).
 _GOING_TO_COLLECT_RE = re.compile(r"(?<!\w)(?:алуга\s+бар|алу\s+ушин\s+кел)\w*")
@@ -394,14 +399,24 @@ COLLECTING_UNITS = frozenset(
 # An EDS said of the duplicate's status (folded): "ЭЦҚ-м жоқ" after how to
 # learn it, "ЭЦП бар болса онлайн тексеруге бола ма статусын": with one the
 # status is seen remotely, without one the contact centre tells it.
-_EDS_RE = re.compile(r"(?<!\w)[эе]ц[пк](?!\w)")
-_NO = r"(?<!\w)(?:жок|нет|нету|без|болмаса|жогы|сыз|не имею|алмага\w*|алмадым|жасатпага\w*)(?!\w)"
-_NO_EDS_RE = re.compile(_NO)
+# "ESQ" typed in Latin letters folds to "еск"; "ЭЦҚ-сыз", "ESQ sız": without.
+_EDS_WORD = r"(?:[эе]ц[пк]|[эе]ск)"
+_EDS_RE = re.compile(rf"(?<!\w){_EDS_WORD}(?:сыз|сиз)?(?!\w)")
+# The EDS word with "without" on it or before it: "ЭЦҚ-сыз", "без эцп".
+_EDS_LESS = rf"(?<!\w){_EDS_WORD}\W*(?:сыз|сиз)(?!\w)|(?<!\w)без\s+{_EDS_WORD}(?!\w)"
+_EDS_LESS_RE = re.compile(_EDS_LESS)
+_NO = (
+    r"(?<!\w)(?:жок|нет|нету|без|болмаса|жогы|сыз|сиз|не имею|алмага\w*|алмадым|жасатпага\w*)(?!\w)"
+)
+_NO_EDS_RE = re.compile(rf"{_NO}|{_EDS_LESS}")
 # ...said of the EDS itself: "эцп у меня нету", "менде ЭЦҚ жоқ", "без эцп";
 # not "можно полностью онлайн без вуза?" with an EDS named before.
 _WITHOUT_EDS_RE = re.compile(
     rf"{_EDS_RE.pattern}(?:\W+\w+){{0,2}}?\W+{_NO}|{_NO}(?:\W+\w+){{0,2}}?\W+{_EDS_RE.pattern}"
+    rf"|{_EDS_LESS}"
 )
+# "жоқ, бар екен", "а нет, есть оказывается": the citizen has one after all.
+_HAS_IT_AFTER_ALL_RE = re.compile(r"(?<!\w)бар екен|оказывается есть|есть оказывается")
 # The portal named in other words (folded): "онлайн подать", "через интернет".
 _ONLINE_RE = re.compile(r"онлаин|online|интернет|егов|портал|удален|кашыктан")
 # The topics a message that says "I have no EDS" may be read as: how to
@@ -410,7 +425,6 @@ WITHOUT_EDS_INTENTS = frozenset({"ask_eds", "ask_where_to_apply", "submit_applic
 # Being told the duplicate is ready (folded): "уведомление придет когда будет
 # готово?", "как узнаю что готово", "дайын болғанын қайдан білемін".
 _NOTICE_RE = re.compile(r"уведом|хабарла|оповест|сообщат|сообщи|(?<!\w)смс|(?<!\w)sms")
-_READY_RE = re.compile(r"готов|даиын")
 _NOTICE_CAME_RE = re.compile(
     r"пришл|пришел|келди|келген|келип|получил|алдым|хабарласт|хабарлад|сообщил|позвонил|звонил"
 )
@@ -439,6 +453,7 @@ _FOLLOW_RE = re.compile(
 # тапсырғам, әлі алғаным жоқ", "он там пролежит?".
 _LEFT_UNCOLLECTED_RE = re.compile(
     r"(?:алу\w*|алып)\s+(?:\w+\s+)?умыт|умыт\w*\s+(?:\w+\s+)?(?:алу|алып)|"
+    r"(?:алу\w*|алып)\s+(?:\w+\s+)?(?:есимнен|естен) шыг|"
     r"забыл\w*\s+(?:\w+\s+)?(?:забрать|забирать|получить)|(?:забрать|получить)\s+(?:\w+\s+)?забыл|"
     r"пролеж|барып (?:алмадым|алмаган|алганым жок)|не забрал|не забирал|"
     r"не успе\w* (?:забрать|забирать|получить)|али сонда|еще там|до сих пор там"
@@ -505,11 +520,46 @@ _PLEASE_APPLY_RE = re.compile(
     r"(?:берип|тапсырып|толтырып|жиберип|расимдеп)\s+(?:жибер|бер|кои)(?:иниз\w*|ши|шы)(?!\w))"
 )
 _FORM_WORDS_RE = re.compile(r"(?<!\w)(?:заявк\w*|заявлен\w*|отиниш\w*|анкет\w*|форм[ау]\w*)")
+# What a story of applying (for oneself or another) is read as, when it ends
+# asking what to bring or upload.
+STORY_INTENTS = frozenset(
+    {
+        "submit_application",
+        "ask_result",
+        "ask_where_to_apply",
+        "ask_representative",
+        FALLBACK_INTENT,
+    }
+)
+# Higher up (folded): "выше кому писать", "жоғарғы органға"; not "жоғары
+# оқу орны", the university.
+_HIGHER_RE = re.compile(
+    r"(?<!\w)(?:выше|вышестоящ\w*|(?:жогаргы|жогары\s+турган)\s+(?:орган|мекеме|инстанц)\w*)(?!\w)"
+)
+# In another person's place (folded): "оның орнына", "вместо него", "за неё".
+_IN_ANOTHERS_PLACE_RE = re.compile(
+    r"(?<!\w)(?:(?:онын|олардын|сонын)\s+орнына|вместо\s+(?:него|нее|мужа|жены|сына|дочери|мамы"
+    r"|матери|отца|брата|сестры)|атынан|за\s+(?:нее|него|мужа|жену|сына|дочь|маму|мать|отца"
+    r"|брата|сестру))(?!\w)"
+)
+# What to bring or upload, asked (folded): "не жүктейміз", "что загружать".
+_WHAT_TO_BRING_RE = re.compile(
+    r"(?<!\w)не\s+(?:жукте|апар|тирке|алып бар)\w*|какие документы"
+    r"|что\s+(?:загружа|прикреп|нест|приложи)\w*"
+)
+# Whom something is addressed to (folded): "кімнің атына", "кому", "на имя".
+_ADDRESSEE_RE = re.compile(
+    r"(?<!\w)(?:кимнин атына|кимге арна\w*|кому|на имя|адресов\w*|адресат\w*)(?!\w)"
+)
+# "онда өтініш толтырайын" (folded): the citizen will fill it in now; not
+# "өтінішті қалай толтырайын", which asks how.
+_LET_ME_FILL_RE = re.compile(r"(?<!\w)толтыр(?:аиын|ып береиин|ып жибереиин)(?!\w)")
+_ASKING_HOW_RE = re.compile(r"(?<!\w)(?:калаи|каида|кашан|кандаи|кимге|ма|ме|ба|бе|па|пе)(?!\w)")
 _FILL_RE = re.compile(r"(?<!\w)(?:толтыр|заполн|оформ|расимде)\w*")
 # One's bookings, to be shown; a timetable; a booking (folded; _booking_or_not).
 _SHOW_RE = re.compile(r"(?<!\w)(?:корсет|покаж|посмотр|тексер|проверь)\w*")
 _MY_BOOKINGS_RE = re.compile(
-    r"(?<!\w)(?:жазылуларым\w*|брондарым\w*|бронымды|мои\s+(?:записи|брони)|моих\s+записе\w*|"
+    r"(?<!\w)(?:жазылуларым\w*|жазбаларым\w*|брондарым\w*|бронымды|мои\s+(?:записи|брони)|моих\s+записе\w*|"
     r"мою\s+запись)"
 )
 _TIMETABLE_RE = re.compile(r"(?<!\w)(?:кесте|график|расписани)\w*")
@@ -553,8 +603,9 @@ _ELECTRONIC_COPY_RE = re.compile(
 )
 # The service itself, not its result (folded): "услугу оказывают", "беру қызметі".
 _SERVICE_FORM_RE = re.compile(r"(?<!\w)(?:услуг\w*|оказыва\w*|кызмети\w*|кызметт\w*)")
-# ...when it is ready (folded): "когда будет готово", "даиын болганда".
-_READY_RE = re.compile(r"(?<!\w)(?:готов\w*|даиын\w*|шыкканда|шыкса)(?!\w)")
+# ...when it is ready (folded): "когда будет готово", "даиын болганда";
+# "dayin" (Latin y for й) folds to "даыин".
+_READY_RE = re.compile(r"(?<!\w)(?:готов\w*|даиын\w*|даыин\w*|шыкканда|шыкса)(?!\w)")
 _NOT_COMING_RE = re.compile(r"(?<!\w)(?:не|ничего)\s+(?:придет|приходит|пришло|пришел)")
 _COMPLAINT_WORD_RE = re.compile(r"(?<!\w)(?:шагым|жалоб)\w*")
 # What to bring, by errand and office: the pickup's or the application's.
@@ -588,7 +639,9 @@ BRING_UNITS = {
     ("documents", None): "duplicate.documents",
 }
 # "When" words: a question about when results come is about the term.
-_WHEN_RE = re.compile(r"\b(кашан|когда|какого числа|каи куни|кандаи мерзимде|до какого)\b")
+_WHEN_RE = re.compile(
+    r"\b(кашан|когда|какого числа|каи куни|каи кундери|каи кезде|кандаи мерзимде|до какого)\b"
+)
 # Handing documents in, and the originals (folded): "when do I hand the
 # documents in?" asks for a term; "when are the originals due?" another.
 _SUBMIT_RE = re.compile(
@@ -597,9 +650,13 @@ _SUBMIT_RE = re.compile(
 _ORIGINALS_RE = re.compile(r"оригинал|тупнуска|подлинник")
 # "тапсырудың белгілі бір мерзімі бар ма?", "срок подачи какой?" (folded): the
 # term for handing in, not how long the answer takes.
+# "қай мерзімге дейін тапсыру керек", "до какого числа подавать?" ask until
+# when, which is the same term.
 _SUBMISSION_TERM_RE = re.compile(
     r"(?<!\w)(?:тапсыру|подачи|сдачи|приема документов|кабылдау)\w*\s+(?:\w+\s+){0,2}?"
     r"(?:мерзим|срок)|(?<!\w)срок\w*\s+(?:подачи|сдачи|приема)"
+    r"|(?<!\w)(?:мерзим|кашан|кун|уакыт|числ|срок)\w*\s+деиин\s+(?:\w+\s+){0,2}?(?:тапсыр|кабылда|откиз)"
+    r"|(?<!\w)до\s+какого\s+(?:числа|срока|времени)?\s*(?:\w+\s+){0,2}?(?:пода|сда|принима)"
 )
 _DOCUMENTS_RE = re.compile(r"документ|кужат")
 # "а сколько дней рассматривают?", "қанша күнде қарайды" (folded): how long
@@ -1105,7 +1162,8 @@ class Assistant:
     ) -> Entry | None:
         """ "al qaida baryp alam" after the notice that the duplicate is
         ready: where it is collected (the portal's answer when the portal is
-        named or the conversation is at it), not where one applies."""
+        named or the conversation is at it, ЦОН's when at ЦОН), not where one
+        applies."""
         conv, said = turn.conv, parsed.normalized
         if (service or conv.last_service) != "duplicate":
             return None
@@ -1116,10 +1174,11 @@ class Assistant:
         )
         if not ready or len(_own_words(parsed)) > FAMILY_WORDS:
             return None
-        portal = "portal" in parsed.values("channel") or (
-            not parsed.values("channel") and conv.last_channel == "portal"
-        )
-        return self._unit("duplicate.pickup.portal" if portal else "duplicate.pickup")
+        named = parsed.values("channel")
+        office = next(iter(named)) if len(named) == 1 else None if named else conv.last_channel
+        # Applied at ЦОН ("HQKO arqyly tapsyrdym"), collected there: ЦОН's way.
+        unit = {"portal": "duplicate.pickup.portal", "psc": "duplicate.pickup.psc"}
+        return self._unit(unit.get(office or "", "duplicate.pickup"))
 
     def _portal_after_hours(
         self, turn: Turn, parsed: ParseResult, service: str | None
@@ -1182,7 +1241,10 @@ class Assistant:
         complaint, "нәтижесі ұнамаса ше": where to go when the answer or the
         result does not satisfy (the duplicate's standard says; not a "no")."""
         said, conv = parsed.normalized, turn.conv
-        if (service or conv.last_service) != "duplicate" or not _DISAGREE_RE.search(said):
+        if (service or conv.last_service) != "duplicate":
+            return None
+        # "кому выше писать?", "жоғарғы органға қалай жазамын": higher up.
+        if not (_DISAGREE_RE.search(said) or _HIGHER_RE.search(said)):
             return None
         if not (
             _OUTCOME_WORD_RE.search(said)
@@ -1207,9 +1269,15 @@ class Assistant:
         )
         if (
             _WITHOUT_EDS_RE.search(said)
+            and not _HAS_IT_AFTER_ALL_RE.search(said)
             and not of_status
             and not _SIGN_OR_APPLY_RE.search(said)
-            and (parsed.intent in WITHOUT_EDS_INTENTS or not self._confident(parsed))
+            and (
+                parsed.intent in WITHOUT_EDS_INTENTS
+                or not self._confident(parsed)
+                # "ESQ sız bola ma": nothing but the question, whatever the model read
+                or (_EDS_LESS_RE.search(said) and len(said.split()) <= FAMILY_WORDS)
+            )
         ):
             # "у меня нет эцп", "ЭЦК алмагам, порталмен жибере алам ба": the
             # way without one (the university or ЦОН), not what the EDS is
@@ -1272,6 +1340,49 @@ class Assistant:
         if _RECEIPT_RE.search(parsed.normalized):
             return None  # "и расписка нужна?": the receipt, shown at pickup
         return self._unit("duplicate.representative.power_of_attorney")
+
+    def _psc_for_grants(
+        self, turn: Turn, parsed: ParseResult, intent: str, service: str | None
+    ) -> Entry | None:
+        """ "ХҚО арқылы тапсыруға бола ма" during grants or social support:
+        that the standard names no ЦОН for them (the universities and the
+        portal), not the duplicate's ЦОН, which the office alone would pick.
+        Only when the citizen named that service: "вузга кужат откизгенде
+        кагаз бере ме" then "ЦОН да ше" is read as grants by default, but
+        ЦОН says it is the duplicate."""
+        of_grants = ("grant", "social_support")
+        if (service or turn.conv.last_service) not in of_grants:
+            return None
+        named = any(
+            f.entity == "service" and f.value in of_grants
+            for text in _told(turn, parsed)
+            for f in lexicon(text)
+        )
+        if not named:
+            return None
+        if parsed.values("channel") != {"psc"} or parsed.values("service") - set(of_grants):
+            return None
+        if intent in PSC_GRANT_INTENTS or _SUBMIT_RE.search(parsed.normalized):
+            return self._unit("grant.where_to_apply.psc")
+        return None
+
+    def _complaint_addressee(
+        self, turn: Turn, parsed: ParseResult, service: str | None
+    ) -> Entry | None:
+        """ "кімнің атына жазамын", "кому ее надо было адресовать?" after a
+        complaint about the duplicate: whom the complaint is addressed to,
+        not the application form's addressee (no form named)."""
+        conv, said = turn.conv, parsed.normalized
+        if (service or conv.last_service) != "duplicate":
+            return None
+        of_complaint = conv.last_intent == "complaint" or (conv.last_unit or "").startswith(
+            "duplicate.complaint"
+        )
+        if not of_complaint or _FORM_WORDS_RE.search(said) or not _ADDRESSEE_RE.search(said):
+            return None
+        if _HIGHER_RE.search(said):
+            return None  # "выше кому писать": where to go after the answer
+        return self._unit("duplicate.complaint.whom")
 
     def _left_at_psc(self, turn: Turn, parsed: ParseResult, service: str | None) -> Entry | None:
         """ "әпкем жарты жыл бұрын тапсырған, алуды ұмытып кетіпті": a ready
@@ -1401,11 +1512,13 @@ class Assistant:
                 intent in ("ask_documents", "ask_application_period")
                 # "грантка кужаттарды кашан тапсырады" read as where to apply
                 or (intent == "ask_where_to_apply" and not _WHERE_RE.search(parsed.normalized))
+                # "грантқа өтінішті қай кезде қабылдайды" read as nothing sure
+                or not confident
             )
             and (service or conv.last_service) == "grant"
             and _WHEN_RE.search(parsed.normalized)
             and _SUBMIT_RE.search(parsed.normalized)
-            and _DOCUMENTS_RE.search(parsed.normalized)
+            and (_DOCUMENTS_RE.search(said := parsed.normalized) or _FORM_WORDS_RE.search(said))
             and not _ORIGINALS_RE.search(parsed.normalized)
         ):
             # "граннтка когда документы сдавать?" asks for 23-31 July, not
@@ -1413,7 +1526,9 @@ class Assistant:
             intent, confident = "ask_application_period", True
             turn.settled_intent = intent
         if (
-            intent == "ask_processing_time"
+            # "қай уақытқа дейін тапсырып үлгеру керек" read as nothing sure,
+            # "қай күнге дейін өткізіп үлгеремін" as the timetable.
+            (intent in ("ask_processing_time", "ask_schedule") or not confident)
             and (service or conv.last_service) in ("grant", "social_support")
             and _SUBMISSION_TERM_RE.search(parsed.normalized)
             and not _ORIGINALS_RE.search(parsed.normalized)
@@ -1437,6 +1552,12 @@ class Assistant:
         if (
             (intent in PROXY_INTENTS and _PROXY_RE.search(parsed.normalized))
             or (intent == "ask_where_to_apply" and _ON_BEHALF_RE.search(parsed.normalized))
+            # "өтінішін оның орнына мен өткізе аламын ба": the citizen in
+            # another's place (not "вместо Нурлан написано Нурлон")
+            or (
+                intent == "ask_application_form"
+                and _IN_ANOTHERS_PLACE_RE.search(parsed.normalized) is not None
+            )
         ) and (service or conv.last_service) in (None, "duplicate"):
             # "а забрать готовый смогу вместо неё?", "мен за неё заявление
             # подать могу?": whether another person may do it (the
@@ -1455,6 +1576,28 @@ class Assistant:
             # The form (or why grants are not taken here), not "yes, at the
             # university's office".
             intent, confident = "submit_application", True
+            turn.settled_intent = intent
+        if (
+            intent in STORY_INTENTS
+            and parsed.confidence < SURE_OF_TOPIC
+            and _WHAT_TO_BRING_RE.search(parsed.normalized)
+            and (own := service or conv.last_service) in ("grant", "social_support", "duplicate")
+            # a representative of a duplicate's applicant: the representative's answer
+            and not (intent == "ask_representative" and own == "duplicate")
+        ):
+            # "...порталдан грантқа тапсырып бергім келеді, порталға не
+            # жүктейміз": a story of applying, then what to upload; the
+            # question is answered, not the form offered (nor the result).
+            intent, confident = "ask_documents", True
+            turn.settled_intent = intent
+        if (
+            intent not in ("my_bookings", "cancel_booking")
+            and _SHOW_RE.search(parsed.normalized)
+            and _MY_BOOKINGS_RE.search(parsed.normalized)
+            and not _REMOVE_RE.search(parsed.normalized)
+        ):
+            # "менің жазбаларымды көрсетші" read as anything else.
+            intent, confident = "my_bookings", True
             turn.settled_intent = intent
         if intent == "book_queue":
             # "...брон жасап қойып едім, жазылуларымды көрсетіңізші": to see
@@ -1494,6 +1637,8 @@ class Assistant:
             or self._archive(turn, parsed, service)
             or self._complaint_on_portal(turn, parsed, service)
             or self._left_at_psc(turn, parsed, service)
+            or self._psc_for_grants(turn, parsed, intent, service)
+            or self._complaint_addressee(turn, parsed, service)
             or self._representative_collects(turn, parsed, intent, service)
             or self._portal_after_hours(turn, parsed, service)
             or self._what_comes_to_the_cabinet(turn, parsed, service)
@@ -2854,7 +2999,10 @@ def _applies_here(said: str, intent: str) -> bool:
     itself; not one told as sent already."""
     if _ALREADY_APPLIED_RE.search(said):
         return False
-    if _PLEASE_APPLY_RE.search(said) and _FORM_WORDS_RE.search(said):
+    if _FORM_WORDS_RE.search(said) and (
+        _PLEASE_APPLY_RE.search(said)
+        or (_LET_ME_FILL_RE.search(said) and not _ASKING_HOW_RE.search(said))
+    ):
         # "подайте за нее заявку на грант через портал", "өтінішті толтырып
         # жіберіңізші": asked of the bot, whatever way it is named.
         return True

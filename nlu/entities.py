@@ -67,6 +67,8 @@ _STEMS: tuple[tuple[str, str, str], ...] = (
     # channel: psc
     ("цон", "channel", "psc"),
     ("хко", "channel", "psc"),
+    # its older name, ХҚКО (Latin "HQKO", "HKKO")
+    ("хкко", "channel", "psc"),
     ("хызмет корсету орталыг", "channel", "psc"),
     ("халыкка кызмет", "channel", "psc"),
     ("центр обслуживания", "channel", "psc"),

@@ -1550,3 +1550,155 @@ async def test_the_representative_who_applied_may_collect_with_a_power_of_attorn
     )
     o = await citizen.says("дайын болса оны да мен алсам бола ма")
     assert o.units[:1] == ["duplicate.representative.power_of_attorney"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("на грант какие документы собирать", "а через цон их можно сдать? он ближе"),
+        ("грант конкурсына құжат жинап жүрміз", "хқо-ға апарып берсек бола ма, үйге жақын"),
+    ],
+)
+async def test_the_psc_asked_of_during_grants_is_not_in_their_standard(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    # The office alone used to settle the service as the duplicate (ЦОН
+    # serves only it), answering with the duplicate's documents at ЦОН.
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == ["grant.where_to_apply.psc"], (o.intent, o.units)
+
+
+async def test_the_psc_asked_of_during_duplicates_is_still_the_duplicates(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("дипломның телнұсқасына қандай құжат керек")
+    o = await citizen.says("хқо-ға өткізсек қабылдай ма")
+    assert o.units[:1] and o.units[0].startswith("duplicate."), (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "unit"),
+    [
+        (
+            "студенттерге әлеуметтік қолдауға кімдер жатады",
+            "қай күнге дейін өткізіп үлгеремін",
+            "social_support.application_period",
+        ),
+        (
+            "какие документы на соцподдержку студентам",
+            "а до какого числа их подают?",
+            "social_support.application_period",
+        ),
+        (
+            "грантқа түсу үшін не керек",
+            "құжаттарды университетке қай күндері апарамыз",
+            "grant.application_period.dates",
+        ),
+    ],
+)
+async def test_until_when_applications_are_taken_is_the_application_period(
+    citizen: Citizen, first: str, then: str, unit: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == [unit], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "unit"),
+    [
+        ("грантқа портал арқылы тапсырамыз", "эцпсіз болмай ма", "grant.eds.without_eds"),
+        (
+            "dublikatqa egov arqyly tapsyrsam bola ma",
+            "esq siz bolmaidy ma",
+            "duplicate.eds.portal_condition",
+        ),
+    ],
+)
+async def test_the_eds_word_with_without_on_it_is_the_way_without_one(
+    citizen: Citizen, first: str, then: str, unit: str
+) -> None:
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == [unit], (o.intent, o.units)
+
+
+async def test_having_an_eds_after_all_and_filling_the_form_opens_it(citizen: Citizen) -> None:
+    await citizen.says("менде эцп жоқ сияқты, онда қалай тапсырамын дубликатқа")
+    o = await citizen.says("а жоқ, эцп бар екен, дубликатқа өтінішті толтырып берейін")
+    assert o.intent == "submit_application", (o.intent, o.units)
+
+
+async def test_how_to_fill_the_form_is_still_a_question(citizen: Citizen) -> None:
+    o = await citizen.says("телнұсқаға өтінішті қалай толтырайын")
+    assert o.intent != "submit_application", (o.intent, o.units)
+
+
+async def test_the_old_name_of_the_psc_is_the_psc(citizen: Citizen) -> None:
+    # "ХҚКО" (its older name, "HQKO" in Latin letters) was not read as ЦОН.
+    await citizen.says("diplom dublikatyn HQKO arqyly tapsyrdym")
+    o = await citizen.says("dayin bolganda qaidan alamyn")
+    assert o.units[:1] == ["duplicate.pickup.psc"], (o.intent, o.units)
+
+
+async def test_a_duplicate_that_slipped_the_mind_is_how_long_it_is_kept(
+    citizen: Citizen,
+) -> None:
+    o = await citizen.says(
+        "көктемде цонға дубликатқа тапсырғам, барып алу есімнен шығып кетіпті, енді ол қайда"
+    )
+    assert o.units[:1] == ["duplicate.pickup.storage"], (o.intent, o.units)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (
+            "цондағылар телнұсқаға құжатымды қабылдамады, шағым түсірмекпін",
+            "кімнің атына жазу керек",
+        ),
+        ("вуз тянет с дубликатом, буду жаловаться", "а кому её писать, на имя ректора?"),
+    ],
+)
+async def test_whom_a_complaint_is_addressed_to_after_a_complaint(
+    citizen: Citizen, first: str, then: str
+) -> None:
+    # No form named: the complaint's addressee, not the application's.
+    await citizen.says(first)
+    o = await citizen.says(then)
+    assert o.units[:1] == ["duplicate.complaint.whom"], (o.intent, o.units)
+
+
+async def test_whom_an_application_is_addressed_to_stays_the_forms(citizen: Citizen) -> None:
+    await citizen.says("вуз тянет с дубликатом, буду жаловаться")
+    o = await citizen.says("а заявление на дубликат на чьё имя пишется?")
+    assert o.units[:1] != ["duplicate.complaint.whom"], (o.intent, o.units)
+
+
+async def test_a_story_of_applying_that_asks_what_to_upload_is_answered(citizen: Citizen) -> None:
+    o = await citizen.says(
+        "qyzym basqa qalada oqidy, men ozim egov arqyly onyn grantqa otinishin "
+        "tapsyryp bergim keledi, sonda ne tirkeimiz"
+    )
+    assert o.units[:1] == ["grant.documents.portal"], (o.intent, o.units)
+
+
+async def test_my_records_shown_are_my_bookings(citizen: Citizen) -> None:
+    o = await citizen.says("жазбаларымды көрсетіңізші")
+    assert o.intent == "my_bookings", (o.intent, o.units)
+
+
+async def test_where_higher_after_a_complaint_is_not_whom_it_is_addressed_to(
+    citizen: Citizen,
+) -> None:
+    await citizen.says("вуз тянет с дубликатом, буду жаловаться")
+    o = await citizen.says("а если вуз ответит не по делу, кому выше писать?")
+    assert o.units[:1] == ["duplicate.complaint.appeal"], (o.intent, o.units)
+
+
+async def test_when_grant_applications_are_taken_told_in_a_story(citizen: Citizen) -> None:
+    o = await citizen.says(
+        "сәлеметсіз бе, жиенім ҰБТ-дан жақсы балл алды, грантқа өтінішті қай кезде қабылдай бастайды"
+    )
+    assert o.units[:1] == ["grant.application_period.dates"], (o.intent, o.units)
